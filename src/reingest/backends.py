@@ -1,0 +1,84 @@
+"""Backends chosen by URL scheme, imported lazily so a missing driver only matters when used."""
+
+from __future__ import annotations
+
+import importlib
+from functools import cached_property
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+from .config import Settings
+from .errors import ConfigurationError
+from .index.base import SearchIndex
+from .originals.base import OriginalsStore
+from .progress.base import ProgressTable
+from .services.base import DataServices
+from .streams.base import Streams
+
+T = TypeVar("T")
+
+#: component → scheme → "module:Class" (relative to this package)
+REGISTRY: dict[str, dict[str, str]] = {
+    "progress": {"sqlite": "progress.sqlite:SqliteProgressTable"},
+    "streams": {"sqlite": "streams.sqlite:SqliteStreams"},
+    "index": {"sqlite": "index.sqlite:SqliteSearchIndex"},
+    "originals": {"file": "originals.file:FileOriginalsStore"},
+    "services": {"sqlite": "services.local:LocalDataServices"},
+}
+
+
+def open_backend(component: str, url: str, interface: type[T]) -> T:
+    scheme = urlparse(url).scheme
+    choices = REGISTRY[component]
+    if scheme not in choices:
+        known = ", ".join(f"{s}://" for s in choices)
+        raise ConfigurationError(f"no {component} backend for {url!r}; known schemes: {known}")
+    module_name, class_name = choices[scheme].split(":")
+    try:
+        module = importlib.import_module(f"{__package__}.{module_name}")
+    except ImportError as missing:
+        raise ConfigurationError(
+            f"the {scheme}:// {component} backend needs {missing.name}: "
+            f"pip install 'reingest[{scheme}]'"
+        ) from missing
+    backend: Any = getattr(module, class_name)(url)
+    assert isinstance(backend, interface)
+    return backend
+
+
+class Components:
+    """The backends of one deployment, each opened from settings on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def progress(self) -> ProgressTable:
+        return open_backend("progress", self.settings.progress_url, ProgressTable)
+
+    @cached_property
+    def streams(self) -> Streams:
+        return open_backend("streams", self.settings.stream_url, Streams)
+
+    @cached_property
+    def index(self) -> SearchIndex:
+        return open_backend("index", self.settings.index_url, SearchIndex)
+
+    @cached_property
+    def originals(self) -> OriginalsStore:
+        return open_backend("originals", self.settings.originals_url, OriginalsStore)
+
+    @cached_property
+    def services(self) -> DataServices:
+        return open_backend("services", self.settings.services_url, DataServices)
+
+    def close(self) -> None:
+        for name in ("progress", "streams", "index", "originals", "services"):
+            if name in self.__dict__:
+                self.__dict__.pop(name).close()
+
+    def __enter__(self) -> Components:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -1,0 +1,78 @@
+"""Batch check: confirm that every enqueued image reached the index, fresh.
+
+Found and at least as new as the projection that was enqueued → Verified. Missing while the
+low-priority stream still holds messages → back to Enqueued (thrall has not got there yet);
+missing once the stream is drained → Inconsistent. An index error puts the batch back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .config import Settings
+from .failures import normalise_reason
+from .index.base import SearchIndex
+from .index.documents import is_fresh
+from .progress.base import Outcome, ProgressTable
+from .states import State
+from .streams.base import Priority, Streams
+
+
+@dataclass
+class CheckReport:
+    claimed: list[str] = field(default_factory=list)
+    outcomes: Counter[State] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "claimed": self.claimed,
+            "outcomes": {state.name: n for state, n in self.outcomes.items()},
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def check_batch(
+    progress: ProgressTable,
+    index: SearchIndex,
+    streams: Streams,
+    settings: Settings,
+    owner: str,
+) -> CheckReport:
+    started = time.monotonic()
+    progress.expire_claims(time.time(), settings.max_attempts)
+    claims = progress.claim(
+        settings.checker_start_state,
+        State.Locating,
+        owner,
+        settings.batch_size,
+        settings.lease_seconds,
+    )
+    report = CheckReport(claimed=[claim.id for claim in claims])
+    if not claims:
+        return report
+    try:
+        documents = index.get_many(report.claimed)
+        waiting = streams.lag(Priority.LOW).depth + streams.lag(Priority.HIGH).depth
+    except Exception as error:
+        reason = normalise_reason(f"index lookup failed: {type(error).__name__}: {error}")
+        outcomes = [Outcome(claim.id, State.Enqueued, reason) for claim in claims]
+    else:
+        outcomes = []
+        for claim in claims:
+            document = documents.get(claim.id)
+            if document is not None and is_fresh(document, claim.enqueued_version):
+                outcomes.append(Outcome(claim.id, State.Verified))
+            elif waiting:
+                outcomes.append(Outcome(claim.id, State.Enqueued, "not indexed yet"))
+            elif document is None:
+                outcomes.append(Outcome(claim.id, State.Inconsistent, "not in the index"))
+            else:
+                reason = "index holds an older document than the projection enqueued"
+                outcomes.append(Outcome(claim.id, State.Inconsistent, reason))
+    progress.settle(owner, outcomes)
+    report.outcomes.update(outcome.state for outcome in outcomes)
+    report.seconds = time.monotonic() - started
+    return report

@@ -1,0 +1,99 @@
+"""Batch index: claim ids, project each image, post the projections on the low-priority stream.
+
+One run = one batch, like one invocation of the original's scheduled Lambda. A run is skipped
+while the low-priority stream lags (so reingestion never piles up in front of user edits).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from .config import Settings
+from .dates import now_iso
+from .failures import classify
+from .messages import encode, reingest_message
+from .progress.base import Claim, Outcome, ProgressTable
+from .projection import Projector
+from .states import State
+from .streams.base import Priority, Streams
+
+
+@dataclass
+class IndexReport:
+    claimed: list[str] = field(default_factory=list)
+    outcomes: Counter[State] = field(default_factory=Counter)
+    skipped: str | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "claimed": self.claimed,
+            "outcomes": {state.name: n for state, n in self.outcomes.items()},
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def back_pressure(streams: Streams, settings: Settings) -> str | None:
+    """Why the indexer should wait, or None when the low-priority stream keeps up."""
+    lag = streams.lag(Priority.LOW)
+    age_ms = lag.oldest_age_seconds * 1000
+    if age_ms > settings.latency_threshold_ms:
+        return (
+            f"low-priority stream lags: oldest message {age_ms / 1000:.1f}s old "
+            f"(threshold {settings.latency_threshold_ms / 1000:.1f}s), {lag.depth} waiting"
+        )
+    return None
+
+
+def index_batch(
+    progress: ProgressTable,
+    projector: Projector,
+    streams: Streams,
+    settings: Settings,
+    owner: str,
+) -> IndexReport:
+    started = time.monotonic()
+    report = IndexReport(skipped=back_pressure(streams, settings))
+    if report.skipped:
+        return report
+    progress.expire_claims(time.time(), settings.max_attempts)
+    claims = progress.claim(
+        settings.start_state,
+        State.InProgress,
+        owner,
+        settings.batch_size,
+        settings.lease_seconds,
+    )
+    report.claimed = [claim.id for claim in claims]
+    if claims:
+        with ThreadPoolExecutor(settings.projection_parallelism) as pool:
+            projected = list(pool.map(lambda c: _project(projector, c, settings), claims))
+        payloads = [payload for _outcome, payload in projected if payload is not None]
+        if payloads:
+            streams.publish(Priority.LOW, payloads)
+        outcomes = [outcome for outcome, _payload in projected]
+        progress.settle(owner, outcomes)
+        report.outcomes.update(outcome.state for outcome in outcomes)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _project(
+    projector: Projector, claim: Claim, settings: Settings
+) -> tuple[Outcome, bytes | None]:
+    """Project one image; every failure becomes an outcome with a reason, never an exception."""
+    try:
+        image = projector.project(claim.id)
+    except Exception as error:
+        state, reason = classify(error)
+        return Outcome(claim.id, state, reason), None
+    version = now_iso()
+    payload = encode(reingest_message(image, version))
+    if len(payload) > settings.max_size:
+        reason = f"projection is {len(payload)} bytes; MAX_SIZE is {settings.max_size}"
+        return Outcome(claim.id, State.TooBig, reason), None
+    return Outcome(claim.id, State.Enqueued, None, version), payload

@@ -1,0 +1,518 @@
+"""The ``reingest`` command line: a thin face over the services; no domain logic lives here."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .backends import Components
+from .batch_check import check_batch
+from .batch_index import index_batch
+from .config import Settings
+from .errors import ImageNotFound, LoaderError, ReingestError
+from .ids import upload_ids
+from .ingest import ingest_files, iter_files
+from .loader import build_image, read_file
+from .originals.base import StoredOriginal, UploadRecord, image_id_of
+from .projection import Projector
+from .runner import remaining, run
+from .services.local import LocalDataServices
+from .states import ACTIVE_STATES, FAILURE_STATES, State
+from .thrall import consume_once
+from .workers import worker_name
+
+app = typer.Typer(
+    help="Rebuild a Grid-style media library's search index from its sources of truth.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+ids_app = typer.Typer(
+    help="Put image ids into the progress table, or dump it.", no_args_is_help=True
+)
+services_app = typer.Typer(help="Manage the local data services.", no_args_is_help=True)
+app.add_typer(ids_app, name="ids")
+app.add_typer(services_app, name="services")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@contextmanager
+def components() -> Iterator[Components]:
+    """Open the configured backends; turn reingest's own errors into one clean line."""
+    try:
+        with Components(Settings.from_env()) as opened:
+            yield opened
+    except ReingestError as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+def dump(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def counts_table(counts: dict[State, int], title: str = "Progress by state") -> Table:
+    table = Table(title=title)
+    table.add_column("id", justify="right")
+    table.add_column("state")
+    table.add_column("images", justify="right")
+    for state in State:
+        if counts.get(state):
+            table.add_row(str(state.value), state.name, f"{counts[state]:,}")
+    table.add_row("", "[bold]total[/bold]", f"[bold]{sum(counts.values()):,}[/bold]")
+    return table
+
+
+def live_progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+# ---------------------------------------------------------------- library
+
+
+@app.command()
+def quickstart() -> None:
+    """Build a sample library (if empty), lose its index, reingest everything, verify."""
+    from .quickstart import quickstart as run_quickstart
+
+    with components() as opened, live_progress() as bar:
+        task = bar.add_task("reingesting", total=None, detail="")
+
+        def tick(counts: dict[State, int]) -> None:
+            total = sum(counts.values())
+            done = total - remaining(counts)
+            bar.update(task, total=total, completed=done, detail=_brief(counts))
+
+        report = run_quickstart(opened, lambda line: bar.console.print(line), tick)
+        counts = opened.progress.counts()
+        failures = opened.progress.failure_groups(FAILURE_STATES)
+    out.print(counts_table(counts, "Reingestion result"))
+    _print_failures(failures)
+    summary = report.summary
+    seconds = summary.seconds if summary else 0.0
+    out.print(
+        f"{len(report.good)} good originals, {len(report.broken)} broken; "
+        f"index rebuilt to {counts.get(State.Verified, 0)} verified documents in {seconds:.1f}s"
+    )
+    if not report.ok:
+        for line in report.unexpected[:20]:
+            err.print(f"[red]unexpected:[/red] {line}")
+        raise typer.Exit(1)
+    out.print("[green]OK[/green]: every good image Verified, every broken one a KnownError.")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive).")],
+    uploaded_by: Annotated[str, typer.Option(help="Recorded as uploadedBy.")] = "reingest",
+) -> None:
+    """Load originals into the library (what an upload does); unreadable files are refused."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise fail(f"no such file or folder: {', '.join(missing)}")
+    files = list(iter_files(paths))
+    with components() as opened, live_progress() as bar:
+        task = bar.add_task("ingesting", total=len(files), detail="")
+
+        def on_file(path: Path, problem: str | None) -> None:
+            if problem:
+                bar.console.print(f"[yellow]refused[/yellow] {path}: {problem}", highlight=False)
+            bar.advance(task)
+
+        projector = Projector(opened.originals, opened.services)
+        report = ingest_files(
+            files, opened.originals, projector, opened.streams, uploaded_by, on_file
+        )
+    out.print(
+        f"stored {len(report.stored)} new originals, {len(report.already_stored)} already "
+        f"stored, {len(report.failed)} refused"
+    )
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command("project-file")
+def project_file(path: Annotated[Path, typer.Argument(help="An image file.")]) -> None:
+    """Print the loader's projection of one file as Grid Image JSON."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise fail(f"{path}: {error.strerror or error}") from None
+    try:
+        read_file(data, path.name)
+        stored = StoredOriginal(
+            image_id_of(data),
+            data,
+            path.absolute().as_uri(),
+            UploadRecord(filename=path.name),
+            _mtime_iso(path),
+        )
+        image = build_image(stored, stored.last_modified)
+    except LoaderError as error:
+        raise fail(f"{path}: {error}") from None
+    dump(image.to_json())
+
+
+def _mtime_iso(path: Path) -> str:
+    from .dates import from_epoch
+
+    return from_epoch(path.stat().st_mtime)
+
+
+@app.command()
+def project(image_id: Annotated[str, typer.Argument(help="Image id (SHA-1 hex).")]) -> None:
+    """Print the full projection of a stored image (loader + data services)."""
+    with components() as opened:
+        try:
+            image = Projector(opened.originals, opened.services).project(image_id)
+        except ImageNotFound as error:
+            raise fail(str(error)) from None
+    dump(image.to_json())
+
+
+@app.command()
+def show(image_id: Annotated[str, typer.Argument(help="Image id.")]) -> None:
+    """Print the indexed document of an image (what media-api would return)."""
+    with components() as opened:
+        document = opened.index.get(image_id)
+    if document is None:
+        raise fail(f"{image_id} is not in the index")
+    dump(document)
+
+
+@services_app.command("load")
+def services_load(
+    file: Annotated[Path, typer.Argument(help='JSON: {"<id>": {"usages": [...], ...}}')],
+) -> None:
+    """Load usages, collections, leases, crops, edits, status and syndication per image."""
+    try:
+        records = json.loads(file.read_text())
+    except (OSError, ValueError) as error:
+        raise fail(f"{file}: {error}") from None
+    if not isinstance(records, dict):
+        raise fail(f"{file}: expected a JSON object keyed by image id")
+    with components() as opened:
+        services = opened.services
+        if not isinstance(services, LocalDataServices):
+            raise fail("services load needs the local (sqlite://) data services")
+        loaded = services.load(records.items())
+    out.print(f"loaded service data for {loaded} images")
+
+
+# ---------------------------------------------------------------- progress table
+
+
+@ids_app.command("upload")
+def ids_upload(
+    file: Annotated[str, typer.Argument(help="A file of ids, one per line, or - for stdin.")],
+) -> None:
+    """Add ids at state 0 (NotStarted); malformed lines are reported, repeats ignored."""
+    try:
+        handle = sys.stdin if file == "-" else open(file, encoding="utf-8", errors="replace")  # noqa: SIM115
+    except OSError as error:
+        raise fail(f"{file}: {error.strerror or error}") from None
+    with handle, components() as opened, live_progress() as bar:
+        task = bar.add_task("uploading ids", total=None, detail="")
+        report = upload_ids(opened.progress, handle, on_batch=lambda n: bar.advance(task, n))
+    out.print(
+        f"{report.valid:,} valid ids: {report.added:,} added, "
+        f"{report.already_known:,} already known or repeated"
+    )
+    if report.malformed:
+        lines = ", ".join(f"line {n}: {text!r}" for n, text in report.malformed_examples)
+        more = report.malformed - len(report.malformed_examples)
+        suffix = f" (and {more} more)" if more > 0 else ""
+        err.print(f"[yellow]{report.malformed} malformed ids skipped[/yellow]: {lines}{suffix}")
+        raise typer.Exit(1)
+
+
+@ids_app.command("scan")
+def ids_scan(
+    out_file: Annotated[str, typer.Argument(metavar="OUT", help="Output file, or - for stdout.")],
+) -> None:
+    """Dump every id with its numeric state ("id state" lines), streamed."""
+    with components() as opened:
+        handle = sys.stdout if out_file == "-" else open(out_file, "w", encoding="utf-8")  # noqa: SIM115
+        written = 0
+        with handle if handle is not sys.stdout else _no_close(handle):
+            for image_id, state in opened.progress.scan():
+                handle.write(f"{image_id} {state.value}\n")
+                written += 1
+    if out_file != "-":
+        err.print(f"wrote {written:,} ids to {out_file}")
+
+
+@contextmanager
+def _no_close(handle: Any) -> Iterator[Any]:
+    yield handle
+    handle.flush()
+
+
+@app.command()
+def stats(as_json: JsonFlag = False) -> None:
+    """Count ids per state."""
+    with components() as opened:
+        counts = opened.progress.counts()
+    if as_json:
+        dump(
+            {
+                "counts": {s.name: counts[s] for s in State if counts.get(s)},
+                "total": sum(counts.values()),
+            }
+        )
+    else:
+        out.print(counts_table(counts))
+
+
+@app.command()
+def reset(
+    what: Annotated[
+        str | None,
+        typer.Argument(
+            help="processed (Enqueued, NotFound, InProgress → 0) or known-errors (4 → 0)."
+        ),
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="Put every id in this state (id or name) back to 0."),
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Only ids whose failure reason is exactly this.")
+    ] = None,
+) -> None:
+    """Put ids back to NotStarted so the indexer picks them up again."""
+    groups = {
+        "processed": [State.Enqueued, State.NotFound, State.InProgress],
+        "known-errors": [State.KnownError],
+    }
+    if (what is None) == (state is None):
+        raise fail("say what to reset: processed, known-errors, or --state N")
+    try:
+        states = groups[what] if what is not None else [State.parse(str(state))]
+    except KeyError:
+        raise fail(f"unknown reset {what!r}; expected processed or known-errors") from None
+    except ValueError as error:
+        raise fail(str(error)) from None
+    with components() as opened:
+        moved = opened.progress.reset(states, State.NotStarted, reason)
+    out.print(f"reset {moved:,} ids from {', '.join(s.name for s in states)} to NotStarted")
+
+
+@app.command()
+def failures(as_json: JsonFlag = False) -> None:
+    """Failures grouped by state and reason, with counts and example ids."""
+    with components() as opened:
+        groups = opened.progress.failure_groups(FAILURE_STATES)
+        dead = opened.streams.dead_letters()
+    if as_json:
+        dump(
+            {
+                "groups": [
+                    {
+                        "state": g.state.name,
+                        "reason": g.reason,
+                        "count": g.count,
+                        "examples": g.examples,
+                    }
+                    for g in groups
+                ],
+                "deadLetters": [
+                    {"id": d.id, "priority": str(d.priority), "reason": d.reason} for d in dead
+                ],
+            }
+        )
+        return
+    _print_failures(groups)
+    if dead:
+        out.print(f"{len(dead)} stream messages dead-lettered, e.g. {dead[0].reason}")
+
+
+def _print_failures(groups: list[Any]) -> None:
+    if not groups:
+        out.print("no failures")
+        return
+    table = Table(title="Failures")
+    for column in ("state", "reason", "count", "examples"):
+        table.add_column(column, overflow="fold")
+    for group in groups:
+        table.add_row(group.state.name, group.reason, f"{group.count:,}", " ".join(group.examples))
+    out.print(table)
+
+
+# ---------------------------------------------------------------- workers
+
+
+@app.command("index-batch")
+def index_batch_command(as_json: JsonFlag = False) -> None:
+    """Run one batch-index: claim a batch, project, post on the low-priority stream."""
+    with components() as opened:
+        projector = Projector(opened.originals, opened.services)
+        report = index_batch(
+            opened.progress, projector, opened.streams, opened.settings, worker_name("index")
+        )
+    if as_json:
+        dump(report.to_json())
+    elif report.skipped:
+        out.print(f"skipped: {report.skipped}")
+    else:
+        outcomes = ", ".join(f"{n} {s.name}" for s, n in report.outcomes.items()) or "nothing to do"
+        out.print(f"claimed {len(report.claimed)} ids in {report.seconds:.2f}s: {outcomes}")
+
+
+@app.command("check-batch")
+def check_batch_command(as_json: JsonFlag = False) -> None:
+    """Run one batch-check: claim enqueued ids and verify they are in the index."""
+    with components() as opened:
+        report = check_batch(
+            opened.progress, opened.index, opened.streams, opened.settings, worker_name("check")
+        )
+    if as_json:
+        dump(report.to_json())
+    else:
+        outcomes = ", ".join(f"{n} {s.name}" for s, n in report.outcomes.items()) or "nothing to do"
+        out.print(f"checked {len(report.claimed)} ids in {report.seconds:.2f}s: {outcomes}")
+
+
+@app.command("run")
+def run_command(
+    until_done: Annotated[
+        bool,
+        typer.Option(
+            "--until-done/--keep-running",
+            help="Stop once no id is left to index or check (default), or keep waiting for more.",
+        ),
+    ] = True,
+    every: Annotated[
+        float | None,
+        typer.Option(help="Fire an index batch every SECONDS (like the original's schedule)."),
+    ] = None,
+) -> None:
+    """Loop index → thrall → check, with live progress, and print a summary by state."""
+    stop = _stop_on_signals()
+    with components() as opened, live_progress() as bar:
+        task = bar.add_task("reingesting", total=None, detail="")
+
+        def tick(counts: dict[State, int]) -> None:
+            total = sum(counts.values())
+            bar.update(
+                task, total=total, completed=total - remaining(counts), detail=_brief(counts)
+            )
+
+        summary = run(opened, until_done=until_done, every=every, on_tick=tick, should_stop=stop)
+        counts = opened.progress.counts()
+    out.print(counts_table(counts, "Reingestion summary"))
+    if remaining(counts) == 0:
+        out.print(
+            f"nothing left to do: stopped after {summary.loops} cycles, {summary.seconds:.1f}s"
+        )
+    else:
+        out.print(f"stopped with {remaining(counts):,} ids still in progress")
+
+
+def _brief(counts: dict[State, int]) -> str:
+    return " ".join(f"{s.name}={counts[s]:,}" for s in State if counts.get(s))
+
+
+def _stop_on_signals() -> Any:
+    """SIGTERM/SIGINT end the loop after the current cycle instead of mid-batch."""
+    stopping = {"now": False}
+
+    def handler(_signum: int, _frame: object) -> None:
+        if stopping["now"]:
+            raise KeyboardInterrupt
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return lambda: stopping["now"]
+
+
+@app.command("thrall")
+def thrall_command(
+    until_done: Annotated[
+        bool, typer.Option("--until-done", help="Exit once both streams are empty.")
+    ] = False,
+) -> None:
+    """Consume the streams (high priority first) and write the search index."""
+    import time
+
+    stop = _stop_on_signals()
+    consumer = worker_name("thrall")
+    applied = dead = 0
+    with components() as opened:
+        while not stop():
+            cycle = consume_once(
+                opened.streams, opened.index, consumer, opened.settings.lease_seconds
+            )
+            applied += cycle.applied
+            dead += cycle.dead
+            if cycle.idle:
+                if until_done:
+                    break
+                time.sleep(0.5)
+    out.print(f"applied {applied:,} messages, dead-lettered {dead:,}")
+
+
+@app.command("worker")
+def worker_command(
+    role: Annotated[str, typer.Argument(help="index or check")],
+    until_done: Annotated[
+        bool, typer.Option("--until-done", help="Exit once nothing is left for this worker.")
+    ] = False,
+) -> None:
+    """Run batch-index or batch-check in a loop, as a long-running worker."""
+    import time
+
+    if role not in ("index", "check"):
+        raise fail(f"unknown worker {role!r}; expected index or check")
+    stop = _stop_on_signals()
+    owner = worker_name(role)
+    with components() as opened:
+        projector = Projector(opened.originals, opened.services)
+        settings = opened.settings
+        # the indexer is done when nothing waits to be indexed; the checker when nothing is active
+        mine = {State.NotStarted, State.InProgress} if role == "index" else ACTIVE_STATES
+        while not stop():
+            if role == "index":
+                report: Any = index_batch(
+                    opened.progress, projector, opened.streams, settings, owner
+                )
+            else:
+                report = check_batch(opened.progress, opened.index, opened.streams, settings, owner)
+            if not report.claimed:
+                counts = opened.progress.counts()
+                if until_done and not any(counts.get(s) for s in mine):
+                    break
+                time.sleep(0.5)
+    out.print(f"{role} worker stopped")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,87 @@
+"""Settings, read once from the environment and passed explicitly (no import-time globals).
+
+Each knob takes ``REINGEST_<NAME>`` first, then the original Grid Lambda's name where it had one
+(``BATCH_SIZE``, ``MAX_SIZE``, ``START_STATE``, ``CHECKER_START_STATE``, ``LATENCY_THRESHOLD``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigurationError
+from .states import State
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    progress_url: str
+    stream_url: str
+    index_url: str
+    originals_url: str
+    services_url: str
+    #: ids claimed per batch-index / batch-check run
+    batch_size: int = 100
+    #: largest projection (bytes of the message) posted on the stream; larger → TooBig
+    max_size: int = 1_000_000
+    start_state: State = State.NotStarted
+    checker_start_state: State = State.Enqueued
+    #: skip an index run while the low stream's oldest message is older than this (ms)
+    latency_threshold_ms: int = 60_000
+    #: how long a claim (of an id or a message) lives before another worker may take it
+    lease_seconds: float = 300.0
+    #: claims an id may go through before it is put down as UnknownError
+    max_attempts: int = 5
+    #: projections made in parallel per batch (the original made 5)
+    projection_parallelism: int = 5
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        home = Path(env.get("REINGEST_HOME", ".reingest")).absolute()
+
+        def url(name: str, default: str) -> str:
+            return env.get(f"REINGEST_{name}_URL") or default
+
+        def number(name: str, default: float, original: str | None = None) -> float:
+            raw = env.get(f"REINGEST_{name}") or (env.get(original) if original else None)
+            if raw is None or raw == "":
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+            if value <= 0:
+                raise ConfigurationError(f"{name} must be positive, got {raw!r}")
+            return value
+
+        def state(name: str, default: State) -> State:
+            raw = env.get(f"REINGEST_{name}") or env.get(name)
+            try:
+                return State.parse(raw) if raw else default
+            except ValueError as error:
+                raise ConfigurationError(f"{name}: {error}") from None
+
+        return cls(
+            home=home,
+            progress_url=url("PROGRESS", f"sqlite:///{home}/progress.db"),
+            stream_url=url("STREAM", f"sqlite:///{home}/streams.db"),
+            index_url=url("INDEX", f"sqlite:///{home}/index.db"),
+            originals_url=url("ORIGINALS", (home / "originals").as_uri()),
+            services_url=url("SERVICES", f"sqlite:///{home}/services.db"),
+            batch_size=int(number("BATCH_SIZE", cls.batch_size, "BATCH_SIZE")),
+            max_size=int(number("MAX_SIZE", cls.max_size, "MAX_SIZE")),
+            start_state=state("START_STATE", cls.start_state),
+            checker_start_state=state("CHECKER_START_STATE", cls.checker_start_state),
+            latency_threshold_ms=int(
+                number("LATENCY_THRESHOLD", cls.latency_threshold_ms, "LATENCY_THRESHOLD")
+            ),
+            lease_seconds=number("LEASE_SECONDS", cls.lease_seconds),
+            max_attempts=int(number("MAX_ATTEMPTS", cls.max_attempts)),
+            projection_parallelism=int(
+                number("PROJECTION_PARALLELISM", cls.projection_parallelism)
+            ),
+        )

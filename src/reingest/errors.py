@@ -1,0 +1,50 @@
+"""Exceptions of reingest.
+
+ReingestError
+├── ConfigurationError        bad URL, unknown scheme, missing driver
+├── ImageNotFound             no original stored for an id
+├── LoaderError               the loader cannot read an original (permanent: KnownError)
+│   ├── UnsupportedFileType   not a JPEG, PNG or TIFF (raw camera files included)
+│   └── CorruptFile           claims to be a supported type but cannot be read
+├── DownstreamError           a data service answered with an unexpected status
+├── MessageDecodeError        a stream message that is not a valid UpdateMessage
+└── ClaimLost                 a worker tried to settle ids it no longer owns
+"""
+
+from __future__ import annotations
+
+
+class ReingestError(Exception):
+    """Base of every error reingest raises on purpose."""
+
+
+class ConfigurationError(ReingestError):
+    """The configuration names a backend or value reingest cannot use."""
+
+
+class ImageNotFound(ReingestError):
+    """No original is stored under this id."""
+
+
+class LoaderError(ReingestError):
+    """The loader cannot read this original; retrying will not help."""
+
+
+class UnsupportedFileType(LoaderError):
+    """The file is not one of the supported image types."""
+
+
+class CorruptFile(LoaderError):
+    """The file looks like a supported type but cannot be read."""
+
+
+class DownstreamError(ReingestError):
+    """A source of truth answered with something other than data or 'not found'."""
+
+
+class MessageDecodeError(ReingestError):
+    """A stream message could not be decoded into an UpdateMessage."""
+
+
+class ClaimLost(ReingestError):
+    """The ids being settled are no longer claimed by this worker (its lease expired)."""

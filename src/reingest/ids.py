@@ -1,0 +1,65 @@
+"""Image id lists: parsing operator-supplied files, and streaming the progress table out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from .batching import chunked
+from .progress.base import ProgressTable
+
+_VALID_ID = re.compile(r"^[0-9a-f]{40}$")
+#: malformed lines reported individually; the rest are only counted
+MALFORMED_EXAMPLES = 20
+
+
+def normalise_id(text: str) -> str | None:
+    """A Grid image id (40 hex digits, any case) in canonical lower case, or None."""
+    candidate = text.strip().lower()
+    return candidate if _VALID_ID.match(candidate) else None
+
+
+@dataclass
+class UploadReport:
+    lines: int = 0
+    valid: int = 0
+    added: int = 0
+    malformed: int = 0
+    malformed_examples: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def already_known(self) -> int:
+        """Valid ids that were repeats within the file or already in the table."""
+        return self.valid - self.added
+
+
+def upload_ids(
+    progress: ProgressTable,
+    lines: Iterable[str],
+    batch_size: int = 25_000,
+    on_batch: Callable[[int], None] | None = None,
+) -> UploadReport:
+    """Add every valid id at NotStarted, streaming in batches; harmless to run again."""
+    report = UploadReport()
+
+    def valid_ids() -> Iterator[str]:
+        for number, line in enumerate(lines, start=1):
+            report.lines = number
+            text = line.strip()
+            if not text:
+                continue
+            image_id = normalise_id(text)
+            if image_id is None:
+                report.malformed += 1
+                if len(report.malformed_examples) < MALFORMED_EXAMPLES:
+                    report.malformed_examples.append((number, text[:80]))
+                continue
+            report.valid += 1
+            yield image_id
+
+    for batch in chunked(valid_ids(), batch_size):
+        report.added += progress.add(batch)
+        if on_batch:
+            on_batch(len(batch))
+    return report

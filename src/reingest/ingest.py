@@ -1,0 +1,71 @@
+"""Ingest: load originals into the library, as an upload does (store, project, publish)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .dates import now_iso
+from .errors import LoaderError
+from .loader import read_file
+from .messages import UpdateMessage, encode
+from .originals.base import OriginalsStore, UploadRecord
+from .projection import Projector
+from .streams.base import Priority, Streams
+
+UPLOAD_SUBJECT = "image"
+
+
+@dataclass
+class IngestReport:
+    stored: list[str] = field(default_factory=list)
+    already_stored: list[str] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files named directly, and every file below named folders (sorted, hidden ones skipped)."""
+    for path in paths:
+        if path.is_dir():
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith("."):
+                        yield Path(folder) / name
+        else:
+            yield path
+
+
+def ingest_files(
+    files: Iterable[Path],
+    originals: OriginalsStore,
+    projector: Projector,
+    streams: Streams,
+    uploaded_by: str,
+    on_file: Callable[[Path, str | None], None] | None = None,
+) -> IngestReport:
+    """Store each readable file and publish its image on the high-priority stream; a file the
+    loader cannot read is refused with its reason, and the rest carry on."""
+    report = IngestReport()
+    for path in files:
+        problem = None
+        try:
+            data = path.read_bytes()
+            read_file(data, path.name)
+        except (OSError, LoaderError) as error:
+            problem = str(error) if isinstance(error, LoaderError) else error.strerror or str(error)
+            report.failed.append((path, problem))
+        else:
+            upload = UploadRecord(
+                uploaded_by=uploaded_by, upload_time=now_iso(), filename=path.name
+            )
+            image_id, new = originals.put(data, upload)
+            (report.stored if new else report.already_stored).append(image_id)
+            image = projector.project(image_id)
+            message = UpdateMessage(subject=UPLOAD_SUBJECT, image=image, lastModified=now_iso())
+            streams.publish(Priority.HIGH, [encode(message)])
+        if on_file:
+            on_file(path, problem)
+    return report

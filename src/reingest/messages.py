@@ -1,0 +1,65 @@
+"""Grid's UpdateMessage: the envelope thrall reads from the streams.
+
+Wire format: JSON; Grid's Kinesis writers prefix ``0x00`` and gzip the JSON, and readers accept
+both forms, so ``decode`` does too.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from .dates import from_epoch, now_iso
+from .errors import MessageDecodeError
+from .model import GridModel, Image
+
+REINGEST_IMAGE = "reingest-image"
+#: subjects whose payload is a whole image (Grid translates all three to an ImageMessage)
+IMAGE_SUBJECTS = frozenset({"image", REINGEST_IMAGE, "update-image"})
+DELETE_IMAGE = "delete-image"
+
+
+class UpdateMessage(GridModel):
+    subject: str
+    lastModified: str
+    image: Image | None = None
+    id: str | None = None
+
+
+def reingest_message(image: Image, last_modified: str | None = None) -> UpdateMessage:
+    return UpdateMessage(
+        subject=REINGEST_IMAGE, image=image, lastModified=last_modified or now_iso()
+    )
+
+
+def encode(message: UpdateMessage, compress: bool = False) -> bytes:
+    body = json.dumps(message.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+    return b"\x00" + gzip.compress(body, compresslevel=5) if compress else body
+
+
+def decode(payload: bytes) -> UpdateMessage:
+    """Parse a message in either wire form; raise MessageDecodeError with a readable reason."""
+    try:
+        raw = gzip.decompress(payload[1:]) if payload[:1] == b"\x00" else payload
+        data: Any = json.loads(raw)
+    except (OSError, EOFError, ValueError) as error:
+        raise MessageDecodeError(f"not JSON or gzip(JSON): {error}") from error
+    if not isinstance(data, dict):
+        raise MessageDecodeError(f"expected a JSON object, got {type(data).__name__}")
+    if isinstance(data.get("lastModified"), int):
+        data["lastModified"] = from_epoch(data["lastModified"] / 1000)
+    data.setdefault("lastModified", now_iso())
+    try:
+        message = UpdateMessage.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise MessageDecodeError(f"invalid UpdateMessage: {where}: {first['msg']}") from error
+    if message.subject in IMAGE_SUBJECTS and message.image is None:
+        raise MessageDecodeError(f"missing field image for subject {message.subject}")
+    if message.subject == DELETE_IMAGE and not message.id:
+        raise MessageDecodeError("missing field id for subject delete-image")
+    return message

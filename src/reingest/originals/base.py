@@ -1,0 +1,63 @@
+"""Originals store interface: the original files and their upload record, keyed by image id."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+
+def image_id_of(data: bytes) -> str:
+    """Grid's image id: the lower-case hex SHA-1 of the original bytes."""
+    return hashlib.sha1(data).hexdigest()
+
+
+def storage_key(image_id: str) -> str:
+    """Grid's key layout: each of the first six characters as a folder, then the full id."""
+    return "/".join([*image_id[:6], image_id])
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """What the store keeps beside an original (Grid keeps it as S3 user metadata)."""
+
+    uploaded_by: str = "re-ingester"
+    #: ISO date (UTC, millis); None means "use the stored object's last-modified time"
+    upload_time: str | None = None
+    filename: str | None = None
+    identifiers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredOriginal:
+    """An original as read back from the store."""
+
+    id: str
+    data: bytes
+    uri: str
+    upload: UploadRecord
+    #: ISO date of the stored object's last modification (S3 Last-Modified)
+    last_modified: str
+
+
+class OriginalsStore(ABC):
+    """Where the original files live. Backends: ``file://`` (folder), later ``s3://``."""
+
+    @abstractmethod
+    def put(self, data: bytes, upload: UploadRecord) -> tuple[str, bool]:
+        """Store bytes under their id; never overwrite. Returns (id, newly stored)."""
+
+    @abstractmethod
+    def get(self, image_id: str) -> StoredOriginal:
+        """Read an original back; raises ImageNotFound."""
+
+    @abstractmethod
+    def exists(self, image_id: str) -> bool: ...
+
+    @abstractmethod
+    def ids(self) -> Iterator[str]:
+        """Every stored id, streamed."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources; most stores hold none."""

@@ -1,0 +1,76 @@
+"""Originals in a local folder (``file:///path``): Grid's key layout, upload record beside it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from ..dates import from_epoch
+from ..errors import ConfigurationError, ImageNotFound
+from .base import OriginalsStore, StoredOriginal, UploadRecord, image_id_of, storage_key
+
+_ID_FILE = re.compile(r"^[0-9a-f]{40}$")
+
+
+def file_path(url: str) -> Path:
+    parsed = urlparse(url)
+    if parsed.scheme != "file" or not parsed.path:
+        raise ConfigurationError(f"expected file:///PATH, got {url!r}")
+    return Path(unquote(parsed.path))
+
+
+class FileOriginalsStore(OriginalsStore):
+    def __init__(self, url: str) -> None:
+        self.root = file_path(url)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path_of(self, image_id: str) -> Path:
+        return self.root / storage_key(image_id)
+
+    def put(self, data: bytes, upload: UploadRecord) -> tuple[str, bool]:
+        image_id = image_id_of(data)
+        path = self.path_of(image_id)
+        if path.exists():
+            return image_id, False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(path.with_suffix(".json"), json.dumps(asdict(upload)).encode())
+        _write_atomically(path, data)
+        return image_id, True
+
+    def get(self, image_id: str) -> StoredOriginal:
+        path = self.path_of(image_id)
+        try:
+            data = path.read_bytes()
+            stat = path.stat()
+        except (FileNotFoundError, NotADirectoryError) as missing:
+            raise ImageNotFound(f"no original stored for {image_id}") from missing
+        try:
+            upload = UploadRecord(**json.loads(path.with_suffix(".json").read_text()))
+        except FileNotFoundError:
+            upload = UploadRecord()
+        return StoredOriginal(image_id, data, path.as_uri(), upload, from_epoch(stat.st_mtime))
+
+    def exists(self, image_id: str) -> bool:
+        return self.path_of(image_id).is_file()
+
+    def ids(self) -> Iterator[str]:
+        for _folder, _dirs, files in os.walk(self.root):
+            yield from sorted(name for name in files if _ID_FILE.match(name))
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file and rename, so a crash never leaves half an original."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

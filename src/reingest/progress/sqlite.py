@@ -1,0 +1,200 @@
+"""Progress table on SQLite: the embedded default (``sqlite:///path``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+
+from ..batching import chunked
+from ..sqlite_db import SqliteDatabase, sqlite_path
+from ..states import CLAIM_RETURNS_TO, State
+from .base import Claim, FailureGroup, Outcome, ProgressRow, ProgressTable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS progress (
+    id TEXT PRIMARY KEY,
+    state INTEGER NOT NULL DEFAULT 0,
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    lease_until REAL,
+    enqueued_version TEXT,
+    updated_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS progress_by_state ON progress (state, id);
+CREATE INDEX IF NOT EXISTS progress_by_lease ON progress (lease_until) WHERE owner IS NOT NULL;
+-- counters kept by triggers so that stats costs O(states), not O(rows)
+CREATE TABLE IF NOT EXISTS state_counts (state INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS progress_count_insert AFTER INSERT ON progress BEGIN
+    INSERT INTO state_counts (state, n) VALUES (new.state, 1)
+    ON CONFLICT (state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS progress_count_delete AFTER DELETE ON progress BEGIN
+    UPDATE state_counts SET n = n - 1 WHERE state = old.state;
+END;
+CREATE TRIGGER IF NOT EXISTS progress_count_update AFTER UPDATE OF state ON progress
+WHEN old.state != new.state BEGIN
+    UPDATE state_counts SET n = n - 1 WHERE state = old.state;
+    INSERT INTO state_counts (state, n) VALUES (new.state, 1)
+    ON CONFLICT (state) DO UPDATE SET n = n + 1;
+END;
+"""
+
+#: SQLite's default limit on host parameters is 32766; stay well below it
+CHUNK = 500
+
+
+class SqliteProgressTable(ProgressTable):
+    def __init__(self, url: str) -> None:
+        self.db = SqliteDatabase(sqlite_path(url), SCHEMA)
+
+    def add(self, ids: Iterable[str]) -> int:
+        added = 0
+        now = time.time()
+        for chunk in chunked(ids, 5_000):
+            with self.db.write() as conn:
+                before = conn.total_changes
+                conn.executemany(
+                    "INSERT INTO progress (id, updated_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    ((image_id, now) for image_id in chunk),
+                )
+                added += conn.total_changes - before
+        return added
+
+    def claim(
+        self, from_state: State, to_state: State, owner: str, limit: int, lease_seconds: float
+    ) -> list[Claim]:
+        now = time.time()
+        with self.db.write() as conn:
+            rows = conn.execute(
+                "UPDATE progress SET state = ?, owner = ?, lease_until = ?, "
+                "attempts = attempts + 1, updated_at = ? "
+                "WHERE id IN (SELECT id FROM progress WHERE state = ? ORDER BY id LIMIT ?) "
+                "RETURNING id, attempts, enqueued_version",
+                (int(to_state), owner, now + lease_seconds, now, int(from_state), limit),
+            ).fetchall()
+        return sorted((Claim(*row) for row in rows), key=lambda claim: claim.id)
+
+    def settle(self, owner: str, outcomes: Sequence[Outcome]) -> int:
+        now = time.time()
+        with self.db.write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "UPDATE progress SET state = ?, reason = ?, owner = NULL, lease_until = NULL, "
+                "enqueued_version = COALESCE(?, enqueued_version), updated_at = ? "
+                "WHERE id = ? AND owner = ?",
+                ((int(o.state), o.reason, o.enqueued_version, now, o.id, owner) for o in outcomes),
+            )
+            return conn.total_changes - before
+
+    def expire_claims(self, now: float, max_attempts: int) -> int:
+        expired = 0
+        with self.db.write() as conn:
+            for claimed, back_to in CLAIM_RETURNS_TO.items():
+                cursor = conn.execute(
+                    "UPDATE progress SET "
+                    "state = CASE WHEN attempts >= ? THEN ? ELSE ? END, "
+                    "reason = CASE WHEN attempts >= ? "
+                    "THEN 'claim expired ' || attempts || ' times (worker died or timed out)' "
+                    "ELSE reason END, "
+                    "owner = NULL, lease_until = NULL, updated_at = ? "
+                    "WHERE owner IS NOT NULL AND lease_until < ? AND state = ?",
+                    (
+                        max_attempts,
+                        int(State.UnknownError),
+                        int(back_to),
+                        max_attempts,
+                        now,
+                        now,
+                        int(claimed),
+                    ),
+                )
+                expired += cursor.rowcount
+        return expired
+
+    def counts(self) -> dict[State, int]:
+        with self.db.read() as conn:
+            rows = conn.execute("SELECT state, n FROM state_counts WHERE n != 0").fetchall()
+        return {State(state): n for state, n in rows}
+
+    def recount(self) -> dict[State, int]:
+        with self.db.read() as conn:
+            rows = conn.execute("SELECT state, COUNT(*) FROM progress GROUP BY state").fetchall()
+        return {State(state): n for state, n in rows}
+
+    def scan(self, batch_size: int = 10_000) -> Iterator[tuple[str, State]]:
+        last = ""
+        while True:
+            with self.db.read() as conn:
+                rows = conn.execute(
+                    "SELECT id, state FROM progress WHERE id > ? ORDER BY id LIMIT ?",
+                    (last, batch_size),
+                ).fetchall()
+            if not rows:
+                return
+            for image_id, state in rows:
+                yield image_id, State(state)
+            last = rows[-1][0]
+
+    def get(self, ids: Sequence[str]) -> list[ProgressRow]:
+        found: list[ProgressRow] = []
+        with self.db.read() as conn:
+            for chunk in chunked(ids, CHUNK):
+                marks = ",".join("?" * len(chunk))
+                found.extend(
+                    ProgressRow(row[0], State(row[1]), *row[2:])
+                    for row in conn.execute(
+                        "SELECT id, state, reason, attempts, owner, lease_until, "
+                        f"enqueued_version, updated_at FROM progress WHERE id IN ({marks}) "
+                        "ORDER BY id",
+                        chunk,
+                    )
+                )
+        return found
+
+    def reset(
+        self, from_states: Iterable[State], to_state: State, reason: str | None = None
+    ) -> int:
+        states = [int(s) for s in from_states]
+        marks = ",".join("?" * len(states))
+        where = f"state IN ({marks})" + (" AND reason = ?" if reason is not None else "")
+        params: list[object] = [int(to_state), time.time(), *states]
+        if reason is not None:
+            params.append(reason)
+        with self.db.write() as conn:
+            return conn.execute(
+                "UPDATE progress SET state = ?, owner = NULL, lease_until = NULL, attempts = 0, "
+                f"updated_at = ? WHERE {where}",
+                params,
+            ).rowcount
+
+    def failure_groups(
+        self, states: Iterable[State], examples: int = 3, limit: int = 100
+    ) -> list[FailureGroup]:
+        marks = ",".join("?" * len(list(states := [int(s) for s in states])))
+        with self.db.read() as conn:
+            groups = conn.execute(
+                "SELECT state, COALESCE(reason, ''), COUNT(*) AS n FROM progress "
+                f"WHERE state IN ({marks}) GROUP BY state, reason ORDER BY n DESC, reason "
+                "LIMIT ?",
+                (*states, limit),
+            ).fetchall()
+            return [
+                FailureGroup(
+                    State(state),
+                    reason,
+                    count,
+                    [
+                        row[0]
+                        for row in conn.execute(
+                            "SELECT id FROM progress WHERE state = ? "
+                            "AND COALESCE(reason, '') = ? ORDER BY id LIMIT ?",
+                            (state, reason, examples),
+                        )
+                    ],
+                )
+                for state, reason, count in groups
+            ]
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,79 @@
+"""The run loop: index → thrall → check, over and over, until nothing is left.
+
+This is the embedded stand-in for the original's scheduled Lambdas plus a thrall consumer; with
+``every`` it fires index batches on a schedule like the original's EventBridge rule.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .backends import Components
+from .batch_check import check_batch
+from .batch_index import index_batch
+from .projection import Projector
+from .states import ACTIVE_STATES, State
+from .thrall import drain
+from .workers import worker_name
+
+#: how long to wait when a cycle found nothing to do (e.g. waiting for a dead worker's lease)
+IDLE_SLEEP_SECONDS = 0.5
+#: thrall cycles per loop, so checks and index batches interleave with consumption
+THRALL_CYCLES_PER_LOOP = 20
+
+
+@dataclass
+class RunSummary:
+    counts: dict[State, int]
+    loops: int = 0
+    seconds: float = 0.0
+    skipped_batches: list[str] = field(default_factory=list)
+
+
+def remaining(counts: dict[State, int]) -> int:
+    return sum(n for state, n in counts.items() if state in ACTIVE_STATES)
+
+
+def run(
+    components: Components,
+    *,
+    until_done: bool = True,
+    every: float | None = None,
+    on_tick: Callable[[dict[State, int]], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> RunSummary:
+    settings = components.settings
+    progress, streams, index = components.progress, components.streams, components.index
+    projector = Projector(components.originals, components.services)
+    indexer, consumer, checker = (worker_name(r) for r in ("index", "thrall", "check"))
+    started = time.monotonic()
+    next_index_at = 0.0
+    summary = RunSummary(counts={})
+    while not should_stop():
+        progress.expire_claims(time.time(), settings.max_attempts)
+        summary.counts = progress.counts()
+        if on_tick:
+            on_tick(summary.counts)
+        if until_done and remaining(summary.counts) == 0:
+            break
+        summary.loops += 1
+        worked = 0
+        if time.monotonic() >= next_index_at:
+            report = index_batch(progress, projector, streams, settings, indexer)
+            worked += len(report.claimed)
+            if report.skipped:
+                summary.skipped_batches.append(report.skipped)
+            if every:
+                next_index_at = time.monotonic() + every
+        applied, dead = drain(
+            streams, index, consumer, settings.lease_seconds, THRALL_CYCLES_PER_LOOP
+        )
+        worked += applied + dead
+        check = check_batch(progress, index, streams, settings, checker)
+        worked += sum(n for state, n in check.outcomes.items() if state != State.Enqueued)
+        if not worked:
+            time.sleep(IDLE_SLEEP_SECONDS)
+    summary.seconds = time.monotonic() - started
+    return summary

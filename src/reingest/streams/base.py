@@ -1,0 +1,74 @@
+"""Streams interface: the high- and low-priority message streams thrall consumes.
+
+Delivery is at-least-once: a received message is leased to its consumer until acked; if the
+consumer dies, the lease ends and another consumer receives it again.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Priority(StrEnum):
+    #: user actions (uploads, edits): always consumed first
+    HIGH = "high"
+    #: automation (usages, reingestion): consumed only when high is empty
+    LOW = "low"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    priority: Priority
+    payload: bytes
+    #: how many times this message has been handed out (1 on first delivery)
+    deliveries: int = 1
+
+
+@dataclass(frozen=True)
+class StreamLag:
+    """How far consumers are behind: the back-pressure signal of the indexer."""
+
+    depth: int
+    oldest_age_seconds: float
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: str
+    priority: Priority
+    reason: str
+    payload: bytes
+
+
+class Streams(ABC):
+    @abstractmethod
+    def publish(self, priority: Priority, payloads: Sequence[bytes]) -> None:
+        """Append messages, in order, as one batch."""
+
+    @abstractmethod
+    def receive(
+        self, priority: Priority, consumer: str, limit: int, lease_seconds: float
+    ) -> list[Delivery]:
+        """Lease up to ``limit`` messages (oldest first) to ``consumer``."""
+
+    @abstractmethod
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Mark messages processed; they are never delivered again."""
+
+    @abstractmethod
+    def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        """Keep an unprocessable message with its reason, and ack it."""
+
+    @abstractmethod
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+
+    @abstractmethod
+    def lag(self, priority: Priority) -> StreamLag:
+        """Messages not yet acked, and the age of the oldest of them."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,91 @@
+"""Streams on SQLite: the embedded default (``sqlite:///path``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from ..sqlite_db import SqliteDatabase, sqlite_path
+from .base import DeadLetter, Delivery, Priority, StreamLag, Streams
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    priority TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    enqueued_at REAL NOT NULL,
+    owner TEXT,
+    lease_until REAL NOT NULL DEFAULT 0,
+    deliveries INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_ready ON messages (priority, lease_until, seq);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    seq INTEGER PRIMARY KEY,
+    priority TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    failed_at REAL NOT NULL
+);
+"""
+
+
+class SqliteStreams(Streams):
+    def __init__(self, url: str) -> None:
+        self.db = SqliteDatabase(sqlite_path(url), SCHEMA)
+
+    def publish(self, priority: Priority, payloads: Sequence[bytes]) -> None:
+        now = time.time()
+        with self.db.write() as conn:
+            conn.executemany(
+                "INSERT INTO messages (priority, payload, enqueued_at) VALUES (?, ?, ?)",
+                ((str(priority), payload, now) for payload in payloads),
+            )
+
+    def receive(
+        self, priority: Priority, consumer: str, limit: int, lease_seconds: float
+    ) -> list[Delivery]:
+        now = time.time()
+        with self.db.write() as conn:
+            rows = conn.execute(
+                "UPDATE messages SET owner = ?, lease_until = ?, deliveries = deliveries + 1 "
+                "WHERE seq IN (SELECT seq FROM messages WHERE priority = ? AND lease_until < ? "
+                "ORDER BY seq LIMIT ?) RETURNING seq, payload, deliveries",
+                (consumer, now + lease_seconds, str(priority), now, limit),
+            ).fetchall()
+        rows.sort()
+        return [Delivery(str(seq), priority, payload, n) for seq, payload, n in rows]
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        with self.db.write() as conn:
+            conn.executemany(
+                "DELETE FROM messages WHERE seq = ?", ((int(d.id),) for d in deliveries)
+            )
+
+    def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?, ?)",
+                (int(delivery.id), str(delivery.priority), reason, delivery.payload, time.time()),
+            )
+            conn.execute("DELETE FROM messages WHERE seq = ?", (int(delivery.id),))
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT seq, priority, reason, payload FROM dead_letters ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            DeadLetter(str(seq), Priority(p), reason, payload) for seq, p, reason, payload in rows
+        ]
+
+    def lag(self, priority: Priority) -> StreamLag:
+        with self.db.read() as conn:
+            depth, oldest = conn.execute(
+                "SELECT COUNT(*), MIN(enqueued_at) FROM messages WHERE priority = ?",
+                (str(priority),),
+            ).fetchone()
+        return StreamLag(depth, time.time() - oldest if oldest is not None else 0.0)
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,106 @@
+"""Behaviour every search-index backend must show: Grid thrall's upsert semantics included.
+
+The Elasticsearch backend joins the parameters when REINGEST_TEST_ES_URL is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reingest.index.base import ImageUpdate, SearchIndex
+
+
+@pytest.fixture(params=["sqlite"])
+def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchIndex]:
+    from reingest.backends import open_backend
+
+    url = {"sqlite": f"sqlite:///{tmp_path}/index.db"}[request.param]
+    backend = open_backend("index", url, SearchIndex)
+    backend.clear()
+    yield backend
+    backend.close()
+
+
+def image(image_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": image_id,
+        "uploadTime": "2020-01-01T00:00:00.000Z",
+        "uploadedBy": "someone",
+        "identifiers": {},
+        "metadata": {"title": "from file"},
+        "originalMetadata": {"title": "from file"},
+        "usageRights": {},
+        "originalUsageRights": {},
+        "usages": [],
+        **fields,
+    }
+
+
+def test_a_new_image_is_inserted_stamped_with_the_message_time(index: SearchIndex) -> None:
+    index.apply_images([ImageUpdate(image("a"), "2024-01-01T00:00:00.000Z")])
+    document = index.get("a")
+    assert document is not None
+    assert document["lastModified"] == "2024-01-01T00:00:00.000Z"
+    assert document["metadata"] == {"title": "from file"}
+    assert index.count() == 1
+    assert index.get("missing") is None
+
+
+def test_get_many_returns_only_existing_documents(index: SearchIndex) -> None:
+    index.apply_images([ImageUpdate(image(i), "2024-01-01T00:00:00.000Z") for i in "abc"])
+    assert sorted(index.get_many(["a", "c", "zzz"])) == ["a", "c"]
+
+
+def test_reapplying_keeps_fields_other_services_own_and_refreshes_metadata(
+    index: SearchIndex,
+) -> None:
+    first = image(
+        "a",
+        usages=[{"id": "u1"}],
+        userMetadata={"archived": False, "labels": [], "metadata": {"title": "edited", "credit": ""}},
+        identifiers={"old": "1"},
+    )
+    index.apply_images([ImageUpdate(first, "2024-01-01T00:00:00.000Z")])
+    again = image(
+        "a",
+        usages=[],
+        identifiers={"new": "2"},
+        originalMetadata={"title": "re-read", "credit": "AFP"},
+    )
+    index.apply_images([ImageUpdate(again, "2024-02-01T00:00:00.000Z")])
+    document = index.get("a")
+    assert document is not None
+    assert document["usages"] == [{"id": "u1"}]
+    assert document["identifiers"] == {"old": "1", "new": "2"}
+    assert document["metadata"] == {"title": "edited", "credit": "AFP"}
+    assert document["lastModified"] == "2024-02-01T00:00:00.000Z"
+
+
+def test_an_older_projection_never_replaces_a_newer_document(index: SearchIndex) -> None:
+    index.apply_images([ImageUpdate(image("a"), "2024-03-01T00:00:00.000Z")])
+    stale = image("a", originalMetadata={"title": "stale"}, metadata={"title": "stale"})
+    index.apply_images([ImageUpdate(stale, "2024-01-01T00:00:00.000Z")])
+    document = index.get("a")
+    assert document is not None
+    assert document["metadata"] == {"title": "from file"}
+    assert document["lastModified"] == "2024-03-01T00:00:00.000Z"
+
+
+def test_applying_the_same_message_twice_is_harmless(index: SearchIndex) -> None:
+    update = ImageUpdate(image("a"), "2024-01-01T00:00:00.000Z")
+    index.apply_images([update])
+    once = index.get("a")
+    index.apply_images([update])
+    assert index.get("a") == once and index.count() == 1
+
+
+def test_delete_and_clear(index: SearchIndex) -> None:
+    index.apply_images([ImageUpdate(image(i), "2024-01-01T00:00:00.000Z") for i in "abc"])
+    assert index.delete("a") is True
+    assert index.delete("a") is False
+    assert index.clear() == 2
+    assert index.count() == 0

@@ -1,0 +1,65 @@
+"""Behaviour every streams backend must show."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reingest.streams.base import Priority, Streams
+
+
+@pytest.fixture(params=["sqlite"])
+def streams(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Streams]:
+    from reingest.backends import open_backend
+
+    url = {"sqlite": f"sqlite:///{tmp_path}/streams.db"}[request.param]
+    backend = open_backend("streams", url, Streams)
+    yield backend
+    backend.close()
+
+
+def test_messages_come_back_in_order_per_priority(streams: Streams) -> None:
+    streams.publish(Priority.LOW, [b"l1", b"l2"])
+    streams.publish(Priority.HIGH, [b"h1"])
+    low = streams.receive(Priority.LOW, "c", 10, 60)
+    assert [d.payload for d in low] == [b"l1", b"l2"]
+    assert [d.payload for d in streams.receive(Priority.HIGH, "c", 10, 60)] == [b"h1"]
+
+
+def test_a_leased_message_is_not_delivered_twice_until_its_lease_ends(streams: Streams) -> None:
+    streams.publish(Priority.LOW, [b"m"])
+    assert len(streams.receive(Priority.LOW, "a", 10, 0.05)) == 1
+    assert streams.receive(Priority.LOW, "b", 10, 60) == []
+    time.sleep(0.1)
+    again = streams.receive(Priority.LOW, "b", 10, 60)
+    assert [d.payload for d in again] == [b"m"] and again[0].deliveries == 2
+
+
+def test_acked_messages_are_gone(streams: Streams) -> None:
+    streams.publish(Priority.LOW, [b"a", b"b"])
+    deliveries = streams.receive(Priority.LOW, "c", 1, 0.01)
+    streams.ack(deliveries)
+    time.sleep(0.05)
+    assert [d.payload for d in streams.receive(Priority.LOW, "c", 10, 60)] == [b"b"]
+
+
+def test_lag_reports_depth_and_age_of_the_oldest_unacked_message(streams: Streams) -> None:
+    assert streams.lag(Priority.LOW).depth == 0
+    assert streams.lag(Priority.LOW).oldest_age_seconds == 0
+    streams.publish(Priority.LOW, [b"a", b"b", b"c"])
+    time.sleep(0.05)
+    lag = streams.lag(Priority.LOW)
+    assert lag.depth == 3 and lag.oldest_age_seconds >= 0.05
+    assert streams.lag(Priority.HIGH).depth == 0
+
+
+def test_dead_letters_keep_the_message_and_its_reason(streams: Streams) -> None:
+    streams.publish(Priority.HIGH, [b"not json"])
+    delivery = streams.receive(Priority.HIGH, "c", 1, 60)[0]
+    streams.dead_letter(delivery, "not JSON")
+    [dead] = streams.dead_letters()
+    assert dead.payload == b"not json" and dead.reason == "not JSON"
+    assert streams.lag(Priority.HIGH).depth == 0
