@@ -21,7 +21,13 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("REINGEST_") and name != "REINGEST_TEST_ES_URL":
             monkeypatch.delenv(name)
-    for name in ("BATCH_SIZE", "MAX_SIZE", "START_STATE", "CHECKER_START_STATE", "LATENCY_THRESHOLD"):
+    for name in (
+        "BATCH_SIZE",
+        "MAX_SIZE",
+        "START_STATE",
+        "CHECKER_START_STATE",
+        "LATENCY_THRESHOLD",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

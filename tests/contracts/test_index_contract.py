@@ -61,7 +61,11 @@ def test_reapplying_keeps_fields_other_services_own_and_refreshes_metadata(
     first = image(
         "a",
         usages=[{"id": "u1"}],
-        userMetadata={"archived": False, "labels": [], "metadata": {"title": "edited", "credit": ""}},
+        userMetadata={
+            "archived": False,
+            "labels": [],
+            "metadata": {"title": "edited", "credit": ""},
+        },
         identifiers={"old": "1"},
     )
     index.apply_images([ImageUpdate(first, "2024-01-01T00:00:00.000Z")])

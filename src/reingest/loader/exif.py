@@ -8,6 +8,7 @@ import struct
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
+from reingest.errors import CorruptFile
 from reingest.loader.tiff import ASCII, Entry, Rational, Tiff
 
 EXIF_SUB_IFD, GPS_IFD, INTEROP_IFD, SUB_IFDS = 0x8769, 0x8825, 0xA005, 0x014A
@@ -489,8 +490,11 @@ def date_original_composite(sub: dict[int, Entry]) -> str | None:
 
 def iso_millis(moment: datetime) -> str:
     """Joda's ISO print in UTC: ``2015-01-22T00:00:00.000Z``."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    u = moment.astimezone(UTC)
+    return (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+        f".{u.microsecond // 1000:03d}Z"
+    )
 
 
 def read_exif(tiff: Tiff) -> tuple[dict[int, Entry], dict[int, Entry]]:
@@ -501,6 +505,6 @@ def read_exif(tiff: Tiff) -> tuple[dict[int, Entry], dict[int, Entry]]:
     if pointer is not None and pointer.first_int:
         try:
             sub = tiff.read_ifd(pointer.first_int)
-        except Exception:  # noqa: BLE001 - a broken SubIFD loses only that directory
+        except (CorruptFile, struct.error):  # a broken SubIFD loses only that directory
             sub = {}
     return ifd0, sub

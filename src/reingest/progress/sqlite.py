@@ -53,12 +53,10 @@ class SqliteProgressTable(ProgressTable):
         now = time.time()
         for chunk in chunked(ids, 5_000):
             with self.db.write() as conn:
-                before = conn.total_changes
-                conn.executemany(
+                added += conn.executemany(
                     "INSERT INTO progress (id, updated_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     ((image_id, now) for image_id in chunk),
-                )
-                added += conn.total_changes - before
+                ).rowcount
         return added
 
     def claim(
@@ -78,14 +76,12 @@ class SqliteProgressTable(ProgressTable):
     def settle(self, owner: str, outcomes: Sequence[Outcome]) -> int:
         now = time.time()
         with self.db.write() as conn:
-            before = conn.total_changes
-            conn.executemany(
+            return conn.executemany(
                 "UPDATE progress SET state = ?, reason = ?, owner = NULL, lease_until = NULL, "
                 "enqueued_version = COALESCE(?, enqueued_version), updated_at = ? "
                 "WHERE id = ? AND owner = ?",
                 ((int(o.state), o.reason, o.enqueued_version, now, o.id, owner) for o in outcomes),
-            )
-            return conn.total_changes - before
+            ).rowcount
 
     def expire_claims(self, now: float, max_attempts: int) -> int:
         expired = 0

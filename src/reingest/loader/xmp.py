@@ -1,0 +1,246 @@
+"""XMP packets → Adobe XMPCore-style flat paths → Grid's aggregated ``xmp`` map.
+
+XMPCore (used by metadata-extractor) names properties by its registered prefix rather than the
+file's own, normalises the Dublin Core arrays and reads ``rdf:about="uuid:…"`` as
+xmpMM:InstanceID; Grid then redacts long values, cleans dates and aggregates arrays.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+from xml.etree.ElementTree import Element
+
+from defusedxml.ElementTree import iterparse
+
+from reingest.loader.dates import clean_date
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+XML = "http://www.w3.org/XML/1998/namespace"
+XMP_MM = "http://ns.adobe.com/xap/1.0/mm/"
+GETTY = "http://xmp.gettyimages.com/gift/1.0/"
+
+#: XMPCore's standard registry plus Grid's pre-registered Getty namespace
+PREFIXES: dict[str, str] = {
+    XML: "xml", RDF: "rdf", "http://purl.org/dc/elements/1.1/": "dc",
+    "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/": "Iptc4xmpCore",
+    "http://iptc.org/std/Iptc4xmpExt/2008-02-29/": "Iptc4xmpExt",
+    "http://ns.adobe.com/DICOM/": "DICOM", "http://ns.useplus.org/ldf/xmp/1.0/": "plus",
+    "adobe:ns:meta/": "x", "http://ns.adobe.com/iX/1.0/": "iX",
+    "http://ns.adobe.com/xap/1.0/": "xmp", "http://ns.adobe.com/xap/1.0/rights/": "xmpRights",
+    XMP_MM: "xmpMM", "http://ns.adobe.com/xap/1.0/bj/": "xmpBJ",
+    "http://ns.adobe.com/xmp/note/": "xmpNote", "http://ns.adobe.com/pdf/1.3/": "pdf",
+    "http://ns.adobe.com/pdfx/1.3/": "pdfx", "http://www.npes.org/pdfx/ns/id/": "pdfxid",
+    "http://www.aiim.org/pdfa/ns/schema#": "pdfaSchema",
+    "http://www.aiim.org/pdfa/ns/property#": "pdfaProperty",
+    "http://www.aiim.org/pdfa/ns/type#": "pdfaType",
+    "http://www.aiim.org/pdfa/ns/field#": "pdfaField",
+    "http://www.aiim.org/pdfa/ns/id/": "pdfaid",
+    "http://www.aiim.org/pdfa/ns/extension/": "pdfaExtension",
+    "http://ns.adobe.com/photoshop/1.0/": "photoshop", "http://ns.adobe.com/album/1.0/": "album",
+    "http://ns.adobe.com/exif/1.0/": "exif", "http://cipa.jp/exif/1.0/": "exifEX",
+    "http://ns.adobe.com/exif/1.0/aux/": "aux", "http://ns.adobe.com/tiff/1.0/": "tiff",
+    "http://ns.adobe.com/png/1.0/": "png", "http://ns.adobe.com/jpeg/1.0/": "jpeg",
+    "http://ns.adobe.com/jp2k/1.0/": "jp2k",
+    "http://ns.adobe.com/camera-raw-settings/1.0/": "crs",
+    "http://ns.adobe.com/StockPhoto/1.0/": "bmsp",
+    "http://ns.adobe.com/creatorAtom/1.0/": "creatorAtom", "http://ns.adobe.com/asf/1.0/": "asf",
+    "http://ns.adobe.com/xmp/wav/1.0/": "wav", "http://ns.adobe.com/bwf/bext/1.0/": "bext",
+    "http://ns.adobe.com/riff/info/": "riffinfo", "http://ns.adobe.com/xmp/1.0/Script/": "xmpScript",
+    "http://ns.adobe.com/TransformXMP/": "txmp", "http://ns.adobe.com/swf/1.0/": "swf",
+    "http://ns.adobe.com/xmp/1.0/DynamicMedia/": "xmpDM",
+    "http://ns.adobe.com/xmp/transient/1.0/": "xmpx", "http://ns.adobe.com/xap/1.0/t/": "xmpT",
+    "http://ns.adobe.com/xap/1.0/t/pg/": "xmpTPg", "http://ns.adobe.com/xap/1.0/g/": "xmpG",
+    "http://ns.adobe.com/xap/1.0/g/img/": "xmpGImg",
+    "http://ns.adobe.com/xap/1.0/sType/Font#": "stFnt",
+    "http://ns.adobe.com/xap/1.0/sType/Dimensions#": "stDim",
+    "http://ns.adobe.com/xap/1.0/sType/ResourceEvent#": "stEvt",
+    "http://ns.adobe.com/xap/1.0/sType/ResourceRef#": "stRef",
+    "http://ns.adobe.com/xap/1.0/sType/Version#": "stVer",
+    "http://ns.adobe.com/xap/1.0/sType/Job#": "stJob",
+    "http://ns.adobe.com/xap/1.0/sType/ManifestItem#": "stMfs",
+    "http://ns.adobe.com/xmp/Identifier/qual/1.0/": "xmpidq", GETTY: "GettyImagesGIFT",
+}  # fmt: skip
+
+#: XMPNormalizer's Dublin Core array forms: a simple value becomes a one-item array
+_DC_ALT_TEXT = frozenset({"dc:description", "dc:rights", "dc:title"})
+_DC_ARRAYS = _DC_ALT_TEXT | {
+    "dc:contributor", "dc:language", "dc:publisher", "dc:relation", "dc:source", "dc:subject",
+    "dc:type", "dc:creator", "dc:date",
+}  # fmt: skip
+_RDF_ATTRS = frozenset(f"{{{RDF}}}{n}" for n in ("about", "ID", "nodeID", "parseType", "resource"))
+_CONTAINERS = frozenset(f"{{{RDF}}}{n}" for n in ("Bag", "Seq", "Alt"))
+_LANG = f"{{{XML}}}lang"
+_UUID = re.compile(r"(?:uuid:)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+
+MAX_VALUE_LENGTH = 5000
+REDACTED = (
+    "REDACTED (value longer than 5000 characters, please refer to the metadata stored in the "
+    "file itself)"
+)
+_NOT_REDACTED = frozenset({"dc:description", "photoshop:Headline", "photoshop:Instructions"})
+_DATE_KEY = re.compile(r".*[Dd]ate.*")
+
+
+class _Flattener:
+    """Walks one packet's RDF, emitting ``path → value`` in XMPCore's iteration order."""
+
+    def __init__(self, file_prefixes: dict[str, str]) -> None:
+        self.file_prefixes = file_prefixes
+        self.props: dict[str, str] = {}
+
+    def name(self, tag: str) -> str:
+        uri, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+        prefix = PREFIXES.get(uri) or self.file_prefixes.get(uri) or "ns"
+        return f"{prefix}:{local}"
+
+    def emit(self, path: str, value: str) -> None:
+        self.props.setdefault(path, value)
+
+    def description(self, node: Element, base: str) -> None:
+        """Properties of an rdf:Description (or a struct body) under ``base``."""
+        for attr, value in node.attrib.items():
+            if attr not in _RDF_ATTRS and attr != _LANG:
+                self.simple(self.join(base, self.name(attr)), value, None)
+        for child in node:
+            self.property(child, self.join(base, self.name(child.tag)))
+
+    @staticmethod
+    def join(base: str, name: str) -> str:
+        return f"{base}/{name}" if base else name
+
+    def simple(self, path: str, value: str, lang: str | None) -> None:
+        if path in _DC_ALT_TEXT:
+            self.emit(f"{path}[1]", value)
+            self.emit(f"{path}[1]/xml:lang", _normalise_lang(lang or "x-default"))
+        elif path in _DC_ARRAYS:
+            self.emit(f"{path}[1]", value)
+        else:
+            self.emit(path, value)
+            if lang:
+                self.emit(f"{path}/xml:lang", _normalise_lang(lang))
+
+    def property(self, node: Element, path: str) -> None:
+        children = list(node)
+        container = next((c for c in children if c.tag in _CONTAINERS), None)
+        if container is not None:
+            self.array(container, path)
+        elif node.get(f"{{{RDF}}}parseType") == "Resource":
+            self.description(node, path)
+        elif children and children[0].tag == f"{{{RDF}}}Description":
+            self.description(children[0], path)
+        elif (resource := node.get(f"{{{RDF}}}resource")) is not None:
+            self.simple(path, resource, node.get(_LANG))
+        elif any(a not in _RDF_ATTRS and a != _LANG for a in node.attrib):
+            self.description(node, path)
+        elif not children:
+            self.simple(path, node.text or "", node.get(_LANG))
+
+    def array(self, container: Element, path: str) -> None:
+        items = [li for li in container if li.tag == f"{{{RDF}}}li"]
+        if container.tag == f"{{{RDF}}}Alt":  # XMPCore puts x-default first
+            items.sort(key=lambda li: li.get(_LANG) != "x-default")
+        for index, item in enumerate(items, 1):
+            item_path = f"{path}[{index}]"
+            lang = item.get(_LANG)
+            if len(item) or any(a not in _RDF_ATTRS and a != _LANG for a in item.attrib):
+                self.property(item, item_path)
+            else:
+                self.emit(item_path, item.text or "")
+            if lang:
+                self.emit(f"{item_path}/xml:lang", _normalise_lang(lang))
+
+
+def _normalise_lang(lang: str) -> str:
+    """XMPCore's language-tag normalisation: ``en-us`` → ``en-US``, ``X-Default`` → lower."""
+    parts = lang.lower().split("-")
+    return "-".join(p.upper() if i == 1 and len(p) == 2 else p for i, p in enumerate(parts))
+
+
+def parse_packet(packet: bytes) -> dict[str, str]:
+    """One XMP packet flattened to XMPCore paths; malformed XML yields what was read so far."""
+    file_prefixes: dict[str, str] = {}
+    root: Element | None = None
+    try:
+        for event, item in iterparse(io.BytesIO(packet.strip(b"\x00 \r\n\t")), ("start-ns", "start")):
+            if event == "start-ns":
+                prefix, uri = item
+                file_prefixes.setdefault(uri, prefix)
+            elif root is None:
+                root = item
+    except Exception:  # noqa: BLE001 - ParseError, defusedxml refusals, entity errors alike
+        return {}
+    if root is None:
+        return {}
+    flattener = _Flattener(file_prefixes)
+    rdf_root = root if root.tag == f"{{{RDF}}}RDF" else root.find(f".//{{{RDF}}}RDF")
+    for desc in rdf_root.findall(f"{{{RDF}}}Description") if rdf_root is not None else []:
+        flattener.description(desc, "")
+        about = _UUID.fullmatch((desc.get(f"{{{RDF}}}about") or "").lower())
+        if about is not None:
+            flattener.emit("xmpMM:InstanceID", f"uuid:{about.group(1)}")
+    return flattener.props
+
+
+def raw_properties(packets: list[bytes]) -> dict[str, str]:
+    """All packets merged (the first packet wins per key), trimmed, empty values dropped,
+    long values redacted and date keys cleaned, as Grid's FileMetadataReader does."""
+    merged: dict[str, str] = {}
+    for packet in packets:
+        for key, value in parse_packet(packet).items():
+            if key not in merged and (value := value.strip()):
+                merged[key] = _cleaned(key, value)
+    return merged
+
+
+def _cleaned(key: str, value: str) -> str:
+    root = re.split(r"[\[/]", key, maxsplit=1)[0]
+    if len(value) > MAX_VALUE_LENGTH and root not in _NOT_REDACTED:
+        return REDACTED
+    return clean_date(value) if _DATE_KEY.fullmatch(key) else value
+
+
+def aggregate(flat: dict[str, str]) -> dict[str, Any]:
+    """Grid's FileMetadataAggregator: ``k[n]`` keys → arrays, ``k/q`` → ``["{'q':'v'}"]``."""
+    level: dict[str, tuple[int, Any]] = {k: (_index(k, 2**31 - 1), v) for k, v in flat.items()}
+    level = _aggregate_level(level)
+    while any(k.endswith("]") or "/" in k for k in level):
+        level = _aggregate_level(level)
+    return {k: v for k, (_, v) in level.items()}
+
+
+def _index(key: str, previous: int) -> int:
+    if key.endswith("]") or "]/" in key:
+        return int(key[key.rindex("[") + 1 : key.rindex("]")].strip())
+    return previous - 1
+
+
+def _aggregate_level(nodes: dict[str, tuple[int, Any]]) -> dict[str, tuple[int, Any]]:
+    grouped: dict[str, list[tuple[int, Any]]] = {}
+    for key, (previous, value) in nodes.items():
+        index = _index(key, previous)
+        if key.endswith("]"):
+            key, value = key[: key.rindex("[")], [value]
+        elif "/" in key:
+            slash = key.rindex("/")
+            field = key[slash + 1 :]
+            key, value = key[:slash], [_stringify(field, value)]
+        grouped.setdefault(key, []).append((index, value))
+    out: dict[str, tuple[int, Any]] = {}
+    for key, entries in grouped.items():
+        if len(entries) == 1:
+            out[key] = entries[0]
+            continue
+        entries.sort(key=lambda e: e[0])
+        arrays = [item for _, v in entries if isinstance(v, list) for item in v]
+        strings = [v for _, v in entries if not isinstance(v, list)]
+        out[key] = (entries[0][0], arrays + strings)
+    return out
+
+
+def _stringify(field: str, value: Any) -> str:
+    """Play's ``Json.stringify({field: value})`` with double quotes turned into single ones."""
+    import json
+
+    return json.dumps({field: value}, ensure_ascii=False, separators=(",", ":")).replace('"', "'")

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+
+from reingest.backends import Components
+from reingest.messages import UpdateMessage, encode, reingest_message
+from reingest.model import Asset, Image, ImageMetadata
+from reingest.streams.base import Priority
+from reingest.thrall import consume_once, drain
+
+
+def image(image_id: str, title: str = "t") -> Image:
+    return Image(
+        id=image_id,
+        uploadTime="2020-01-01T00:00:00.000Z",
+        uploadedBy="u",
+        source=Asset(file="file:///x"),
+        metadata=ImageMetadata(title=title),
+        originalMetadata=ImageMetadata(title=title),
+    )
+
+
+def test_high_priority_is_always_consumed_before_low(components: Components) -> None:
+    streams, index = components.streams, components.index
+    streams.publish(Priority.LOW, [encode(reingest_message(image(f"low{i}"))) for i in range(5)])
+    streams.publish(Priority.HIGH, [encode(reingest_message(image("edit")))])
+    first = consume_once(streams, index, "t", 30, batch=2)
+    assert first.priority == Priority.HIGH and first.applied == 1
+    assert index.get("edit") is not None and index.count() == 1
+    second = consume_once(streams, index, "t", 30, batch=2)
+    assert second.priority == Priority.LOW and second.applied == 2
+    streams.publish(Priority.HIGH, [encode(reingest_message(image("edit2")))])
+    assert consume_once(streams, index, "t", 30, batch=2).priority == Priority.HIGH
+    assert drain(streams, index, "t", 30, max_cycles=10) == (3, 0)
+    assert consume_once(streams, index, "t", 30).idle
+
+
+def test_bad_messages_are_dead_lettered_with_a_reason_and_the_rest_applied(
+    components: Components,
+) -> None:
+    streams, index = components.streams, components.index
+    unknown = UpdateMessage(
+        subject="update-image-photoshoot-metadata", lastModified="2024-01-01T00:00:00Z"
+    )
+    streams.publish(
+        Priority.LOW,
+        [
+            b"{broken",
+            encode(reingest_message(image("good"))),
+            json.dumps(
+                {"subject": "reingest-image", "lastModified": "2024-01-01T00:00:00Z"}
+            ).encode(),
+            encode(unknown),
+        ],
+    )
+    assert drain(streams, index, "t", 30, max_cycles=5) == (1, 3)
+    assert index.get("good") is not None
+    reasons = sorted(d.reason for d in streams.dead_letters())
+    assert reasons[0].startswith("missing field image")
+    assert "no processor for subject" in reasons[1]
+    assert reasons[2].startswith("not JSON")
+    assert streams.lag(Priority.LOW).depth == 0
+
+
+def test_delete_image_removes_the_document(components: Components) -> None:
+    streams, index = components.streams, components.index
+    streams.publish(Priority.HIGH, [encode(reingest_message(image("a")))])
+    drain(streams, index, "t", 30, 5)
+    delete = UpdateMessage(subject="delete-image", id="a", lastModified="2030-01-01T00:00:00Z")
+    streams.publish(Priority.HIGH, [encode(delete)])
+    drain(streams, index, "t", 30, 5)
+    assert index.get("a") is None
