@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,9 +24,10 @@ from .errors import ImageNotFound, LoaderError, ReingestError
 from .ids import upload_ids
 from .ingest import ingest_files, iter_files
 from .loader import build_image, read_file
+from .metrics import collect, render, write_textfile
 from .originals.base import StoredOriginal, UploadRecord, image_id_of
 from .projection import Projector
-from .runner import remaining, run
+from .runner import RunSummary, remaining, run
 from .services.local import LocalDataServices
 from .states import ACTIVE_STATES, FAILURE_STATES, State
 from .thrall import consume_once
@@ -103,13 +105,7 @@ def quickstart() -> None:
     from .quickstart import quickstart as run_quickstart
 
     with components() as opened, live_progress() as bar:
-        task = bar.add_task("reingesting", total=None, detail="")
-
-        def tick(counts: dict[State, int]) -> None:
-            total = sum(counts.values())
-            done = total - remaining(counts)
-            bar.update(task, total=total, completed=done, detail=_brief(counts))
-
+        tick = _progress_ticker(bar)
         report = run_quickstart(opened, lambda line: bar.console.print(line), tick)
         counts = opened.progress.counts()
         failures = opened.progress.failure_groups(FAILURE_STATES)
@@ -413,19 +409,27 @@ def run_command(
         float | None,
         typer.Option(help="Fire an index batch every SECONDS (like the original's schedule)."),
     ] = None,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(help="Keep Prometheus metrics in this textfile while running."),
+    ] = None,
 ) -> None:
     """Loop index → thrall → check, with live progress, and print a summary by state."""
     stop = _stop_on_signals()
     with components() as opened, live_progress() as bar:
-        task = bar.add_task("reingesting", total=None, detail="")
+        tick = _progress_ticker(bar)
+        next_write = 0.0
 
-        def tick(counts: dict[State, int]) -> None:
-            total = sum(counts.values())
-            bar.update(
-                task, total=total, completed=total - remaining(counts), detail=_brief(counts)
-            )
+        def on_tick(summary: RunSummary) -> None:
+            nonlocal next_write
+            tick(summary)
+            if metrics_file is not None and time.monotonic() >= next_write:
+                write_textfile(metrics_file, collect(opened, summary))
+                next_write = time.monotonic() + METRICS_EVERY_SECONDS
 
-        summary = run(opened, until_done=until_done, every=every, on_tick=tick, should_stop=stop)
+        summary = run(opened, until_done=until_done, every=every, on_tick=on_tick, should_stop=stop)
+        if metrics_file is not None:
+            write_textfile(metrics_file, collect(opened, summary))
         counts = opened.progress.counts()
     out.print(counts_table(counts, "Reingestion summary"))
     if remaining(counts) == 0:
@@ -434,6 +438,19 @@ def run_command(
         )
     else:
         out.print(f"stopped with {remaining(counts):,} ids still in progress")
+
+
+def _progress_ticker(bar: Progress) -> Callable[[RunSummary], None]:
+    """A live bar: ids in an end state out of all ids, with the count per state."""
+    task = bar.add_task("reingesting", total=None, detail="")
+
+    def tick(summary: RunSummary) -> None:
+        counts = summary.counts
+        total = sum(counts.values())
+        done = total - remaining(counts)
+        bar.update(task, total=total, completed=done, detail=_brief(counts))
+
+    return tick
 
 
 def _brief(counts: dict[State, int]) -> str:
@@ -461,8 +478,6 @@ def thrall_command(
     ] = False,
 ) -> None:
     """Consume the streams (high priority first) and write the search index."""
-    import time
-
     stop = _stop_on_signals()
     consumer = worker_name("thrall")
     applied = dead = 0
@@ -488,8 +503,6 @@ def worker_command(
     ] = False,
 ) -> None:
     """Run batch-index or batch-check in a loop, as a long-running worker."""
-    import time
-
     if role not in ("index", "check"):
         raise fail(f"unknown worker {role!r}; expected index or check")
     stop = _stop_on_signals()
@@ -512,6 +525,25 @@ def worker_command(
                     break
                 time.sleep(0.5)
     out.print(f"{role} worker stopped")
+
+
+@app.command()
+def metrics(
+    textfile: Annotated[
+        Path | None,
+        typer.Option(help="Write to this file (node-exporter textfile) instead of stdout."),
+    ] = None,
+) -> None:
+    """Prometheus metrics: ids per state, stream depth and lag, failures by reason."""
+    with components() as opened:
+        registry = collect(opened)
+        if textfile is None:
+            sys.stdout.write(render(registry))
+        else:
+            write_textfile(textfile, registry)
+
+
+METRICS_EVERY_SECONDS = 5.0
 
 
 def main() -> None:

@@ -70,7 +70,7 @@ def build_sample_library(
 def quickstart(
     components: Components,
     say: Callable[[str], None],
-    on_tick: Callable[[dict[State, int]], None] | None = None,
+    on_tick: Callable[[RunSummary], None] | None = None,
 ) -> QuickstartReport:
     settings = components.settings
     manifest = settings.home / MANIFEST

@@ -7,14 +7,14 @@ This is the embedded stand-in for the original's scheduled Lambdas plus a thrall
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .backends import Components
 from .batch_check import check_batch
 from .batch_index import index_batch
 from .projection import Projector
-from .states import ACTIVE_STATES, State
+from .states import ACTIVE_STATES, TERMINAL_STATES, State
 from .thrall import drain
 from .workers import worker_name
 
@@ -29,6 +29,9 @@ class RunSummary:
     counts: dict[State, int]
     loops: int = 0
     seconds: float = 0.0
+    #: ids this run moved into an end state
+    settled: int = 0
+    last_index_batch_seconds: float = 0.0
     skipped_batches: list[str] = field(default_factory=list)
 
 
@@ -41,7 +44,7 @@ def run(
     *,
     until_done: bool = True,
     every: float | None = None,
-    on_tick: Callable[[dict[State, int]], None] | None = None,
+    on_tick: Callable[[RunSummary], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> RunSummary:
     settings = components.settings
@@ -54,8 +57,9 @@ def run(
     while not should_stop():
         progress.expire_claims(time.time(), settings.max_attempts)
         summary.counts = progress.counts()
+        summary.seconds = time.monotonic() - started
         if on_tick:
-            on_tick(summary.counts)
+            on_tick(summary)
         if until_done and remaining(summary.counts) == 0:
             break
         summary.loops += 1
@@ -63,6 +67,8 @@ def run(
         if time.monotonic() >= next_index_at:
             report = index_batch(progress, projector, streams, settings, indexer)
             worked += len(report.claimed)
+            summary.settled += _ended(report.outcomes)
+            summary.last_index_batch_seconds = report.seconds
             if report.skipped:
                 summary.skipped_batches.append(report.skipped)
             if every:
@@ -72,8 +78,13 @@ def run(
         )
         worked += applied + dead
         check = check_batch(progress, index, streams, settings, checker)
-        worked += sum(n for state, n in check.outcomes.items() if state != State.Enqueued)
+        worked += _ended(check.outcomes)
+        summary.settled += _ended(check.outcomes)
         if not worked:
             time.sleep(IDLE_SLEEP_SECONDS)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _ended(outcomes: Mapping[State, int]) -> int:
+    return sum(n for state, n in outcomes.items() if state in TERMINAL_STATES)

@@ -62,4 +62,5 @@ def test_dead_letters_keep_the_message_and_its_reason(streams: Streams) -> None:
     streams.dead_letter(delivery, "not JSON")
     [dead] = streams.dead_letters()
     assert dead.payload == b"not json" and dead.reason == "not JSON"
+    assert streams.dead_letter_count() == 1
     assert streams.lag(Priority.HIGH).depth == 0

@@ -90,6 +90,7 @@ class Entry:
     tag: int
     type: int
     value: Value
+    raw: bytes
 
     @property
     def ints(self) -> tuple[int, ...]:
@@ -157,8 +158,9 @@ class Tiff:
                 return None
             raw = self.data[start : start + length]
         if typ in BYTES_TYPES:
-            return Entry(tag, typ, raw)
+            return Entry(tag, typ, raw, raw)
         values = struct.unpack(self.order + code * n, raw)
         if len(code) == 2:
-            return Entry(tag, typ, tuple(Rational(a, b) for a, b in zip(values[::2], values[1::2])))
-        return Entry(tag, typ, values)
+            pairs = zip(values[::2], values[1::2], strict=True)
+            return Entry(tag, typ, tuple(Rational(a, b) for a, b in pairs), raw)
+        return Entry(tag, typ, values, raw)

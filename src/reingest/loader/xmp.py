@@ -8,6 +8,7 @@ xmpMM:InstanceID; Grid then redacts long values, cleans dates and aggregates arr
 from __future__ import annotations
 
 import io
+import json
 import re
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -241,6 +242,4 @@ def _aggregate_level(nodes: dict[str, tuple[int, Any]]) -> dict[str, tuple[int, 
 
 def _stringify(field: str, value: Any) -> str:
     """Play's ``Json.stringify({field: value})`` with double quotes turned into single ones."""
-    import json
-
     return json.dumps({field: value}, ensure_ascii=False, separators=(",", ":")).replace('"', "'")

@@ -167,13 +167,14 @@ class SqliteProgressTable(ProgressTable):
     def failure_groups(
         self, states: Iterable[State], examples: int = 3, limit: int = 100
     ) -> list[FailureGroup]:
-        marks = ",".join("?" * len(list(states := [int(s) for s in states])))
+        numbers = [int(s) for s in states]
+        marks = ",".join("?" * len(numbers))
         with self.db.read() as conn:
             groups = conn.execute(
                 "SELECT state, COALESCE(reason, ''), COUNT(*) AS n FROM progress "
                 f"WHERE state IN ({marks}) GROUP BY state, reason ORDER BY n DESC, reason "
                 "LIMIT ?",
-                (*states, limit),
+                (*numbers, limit),
             ).fetchall()
             return [
                 FailureGroup(

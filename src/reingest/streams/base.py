@@ -67,6 +67,9 @@ class Streams(ABC):
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
 
     @abstractmethod
+    def dead_letter_count(self) -> int: ...
+
+    @abstractmethod
     def lag(self, priority: Priority) -> StreamLag:
         """Messages not yet acked, and the age of the oldest of them."""
 

@@ -79,6 +79,10 @@ class SqliteStreams(Streams):
             DeadLetter(str(seq), Priority(p), reason, payload) for seq, p, reason, payload in rows
         ]
 
+    def dead_letter_count(self) -> int:
+        with self.db.read() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0])
+
     def lag(self, priority: Priority) -> StreamLag:
         with self.db.read() as conn:
             depth, oldest = conn.execute(

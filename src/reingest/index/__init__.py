@@ -1,0 +1,1 @@
+"""index component: base.py is the interface, one module per backend."""

@@ -1,0 +1,185 @@
+"""Header-only walks of JPEG, PNG and TIFF files: dimensions and the raw metadata blocks.
+
+Nothing is decoded: only marker segments, chunks and IFDs are read, which is what keeps the
+loader fast. Structural damage (truncation, impossible lengths) raises CorruptFile.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+from PIL import Image as PilImage
+
+from reingest.errors import CorruptFile
+from reingest.loader.iptc import iim_from_photoshop
+from reingest.loader.tiff import Entry, Tiff
+
+XMP_JPEG_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
+MAX_INFLATED = 16 * 1024 * 1024  # iCCP / iTXt bodies larger than this are ignored
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+
+
+@dataclass
+class Container:
+    """What one file yields before any interpretation."""
+
+    width: int
+    height: int
+    exif: Tiff | None = None
+    iptc: bytes | None = None
+    xmp: list[bytes] = field(default_factory=list)
+    icc: bytes | None = None
+    #: format-specific colour facts (JPEG components, PNG IHDR/chunks, TIFF IFD0)
+    colour: dict[str, int] = field(default_factory=dict)
+    ifd0: dict[int, Entry] = field(default_factory=dict)
+    png_icc_name: str | None = None
+
+
+def max_pixels() -> int:
+    """Pillow's decompression-bomb error threshold (twice MAX_IMAGE_PIXELS), read, not set."""
+    limit = PilImage.MAX_IMAGE_PIXELS
+    return 2 * limit if limit else 2**63
+
+
+def check_size(width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise CorruptFile(f"image has no pixels ({width}x{height})")
+    if width * height > max_pixels():
+        raise CorruptFile(
+            f"{width}x{height} pixels exceeds the decompression-bomb limit of {max_pixels()}"
+        )
+
+
+def read_jpeg(data: bytes) -> Container:
+    pos, size = 2, len(data)
+    sof: tuple[int, int, int] | None = None
+    icc_chunks: dict[int, bytes] = {}
+    photoshop = b""
+    exif: Tiff | None = None
+    xmp: list[bytes] = []
+    adobe_transform = -1
+    while True:
+        if pos + 4 > size:
+            raise CorruptFile("truncated before the image data")
+        if data[pos] != 0xFF:
+            raise CorruptFile(f"expected a marker at byte {pos}")
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if marker in _STANDALONE:
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        body = data[pos + 4 : pos + 2 + length]
+        if length < 2 or len(body) != length - 2:
+            raise CorruptFile(f"segment 0x{marker:02X} runs past the end of the file")
+        pos += 2 + length
+        if marker == 0xDA:
+            break
+        if marker in _SOF and sof is None and len(body) >= 6:
+            _, height, width, components = struct.unpack(">BHHB", body[:6])
+            sof = (width, height, components)
+        elif marker == 0xE1 and body.startswith(b"Exif\x00\x00") and exif is None:
+            exif = Tiff(body, 6)
+        elif marker == 0xE1 and body.startswith(XMP_JPEG_HEADER):
+            xmp.append(body[len(XMP_JPEG_HEADER) :])
+        elif marker == 0xE2 and body.startswith(b"ICC_PROFILE\x00") and len(body) > 14:
+            icc_chunks.setdefault(body[12], body[14:])
+        elif marker == 0xED and body.startswith(b"Photoshop 3.0\x00"):
+            photoshop += body[14:]
+        elif marker == 0xEE and body.startswith(b"Adobe") and len(body) >= 12:
+            adobe_transform = body[11]
+    if sof is None:
+        raise CorruptFile("no frame header")
+    if data.rfind(b"\xff\xd9", pos) < 0:
+        raise CorruptFile("truncated image data (no end-of-image marker)")
+    width, height, components = sof
+    check_size(width, height)
+    return Container(
+        width,
+        height,
+        exif=exif,
+        iptc=iim_from_photoshop(photoshop) if photoshop else None,
+        xmp=xmp,
+        icc=b"".join(icc_chunks[k] for k in sorted(icc_chunks)) or None,
+        colour={"components": components, "adobe_transform": adobe_transform},
+    )
+
+
+def _inflate(raw: bytes) -> bytes | None:
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(raw, MAX_INFLATED)
+    except zlib.error:
+        return None
+    return None if inflater.unconsumed_tail else out
+
+
+def read_png(data: bytes) -> Container:
+    pos, size = 8, len(data)
+    result: Container | None = None
+    while True:
+        if pos + 8 > size:
+            raise CorruptFile("truncated (no IEND chunk)")
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        if len(body) != length:
+            raise CorruptFile(f"chunk {kind!r} runs past the end of the file")
+        pos += 12 + length
+        if result is None:
+            if kind != b"IHDR" or length < 13:
+                raise CorruptFile("missing IHDR")
+            width, height, depth, colour_type = struct.unpack(">IIBB", body[:10])
+            check_size(width, height)
+            result = Container(width, height, colour={"depth": depth, "type": colour_type})
+        elif kind == b"IEND":
+            return result
+        elif kind == b"PLTE":
+            result.colour["palette"] = length // 3
+        elif kind == b"tRNS":
+            result.colour["trns"] = 1
+        elif kind == b"gAMA" and length == 4:
+            result.colour["gamma"] = struct.unpack(">I", body)[0]
+        elif kind == b"iCCP":
+            name, _, rest = body.partition(b"\x00")
+            result.png_icc_name = name.decode("latin-1")
+            result.icc = _inflate(rest[1:])
+        elif kind == b"eXIf" and body[:4] in (b"II*\x00", b"MM\x00*"):
+            result.exif = Tiff(body)
+        elif kind == b"iTXt" and body.startswith(b"XML:com.adobe.xmp\x00"):
+            packet = _itxt_text(body[18:])
+            if packet is not None:
+                result.xmp.append(packet)
+
+
+def _itxt_text(rest: bytes) -> bytes | None:
+    """The text of an iTXt chunk after its keyword (compression flag, language, key)."""
+    if len(rest) < 2:
+        return None
+    compressed, text = rest[0], rest[2:]
+    _, _, text = text.partition(b"\x00")  # language tag
+    _, _, text = text.partition(b"\x00")  # translated keyword
+    return _inflate(text) if compressed else text
+
+
+def read_tiff(data: bytes) -> Container:
+    tiff = Tiff(data)
+    ifd0 = tiff.read_ifd(tiff.ifd0_offset)
+    width, height = ifd0.get(0x0100), ifd0.get(0x0101)
+    if width is None or height is None or width.first_int is None or height.first_int is None:
+        raise CorruptFile("no ImageWidth/ImageLength in IFD0")
+    check_size(width.first_int, height.first_int)
+    iptc, xmp, icc = ifd0.get(0x83BB), ifd0.get(0x02BC), ifd0.get(0x8773)
+    return Container(
+        width.first_int,
+        height.first_int,
+        exif=tiff,
+        iptc=iptc.raw if iptc else None,
+        xmp=[xmp.raw] if xmp else [],
+        icc=icc.raw if icc else None,
+        ifd0=ifd0,
+    )

@@ -1,0 +1,97 @@
+"""ICC profile header and text-like tags, named as metadata-extractor's IccDirectory."""
+
+from __future__ import annotations
+
+import struct
+
+from reingest.loader.exif import decode_text, java_trim
+from reingest.loader.xmp import MAX_VALUE_LENGTH, REDACTED
+
+TAG_NAMES: dict[bytes, str] = {
+    b"desc": "Profile Description", b"cprt": "Profile Copyright", b"wtpt": "Media White Point",
+    b"bkpt": "Media Black Point", b"rXYZ": "Red Colorant", b"gXYZ": "Green Colorant",
+    b"bXYZ": "Blue Colorant", b"rTRC": "Red TRC", b"gTRC": "Green TRC", b"bTRC": "Blue TRC",
+    b"kTRC": "Gray TRC", b"dmnd": "Device Mfg Description", b"dmdd": "Device Model Description",
+    b"vued": "Viewing Conditions Description", b"tech": "Technology", b"lumi": "Luminance",
+    b"chad": "Chromatic Adaptation", b"targ": "Char Target",
+}  # fmt: skip
+_CLASSES = {
+    b"scnr": "Input device", b"mntr": "Display device", b"prtr": "Output device",
+    b"link": "DeviceLink", b"spac": "ColorSpace Conversion", b"abst": "Abstract",
+    b"nmcl": "Named Color",
+}  # fmt: skip
+_PLATFORMS = {
+    b"APPL": "Apple Computer, Inc.", b"MSFT": "Microsoft Corporation",
+    b"SGI ": "Silicon Graphics, Inc.", b"SUNW": "Sun Microsystems, Inc.",
+    b"TGNT": "Taligent, Inc.",
+}  # fmt: skip
+_INTENTS = ("Perceptual", "Media-Relative Colorimetric", "Saturation", "ICC-Absolute Colorimetric")
+
+
+def _s15(raw: bytes) -> float:
+    return float(struct.unpack(">i", raw)[0]) / 65536.0
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4f}".rstrip("0").rstrip(".") if value else "0"
+
+
+def _tag_text(raw: bytes) -> str | None:
+    """The description of one tag element, by its type signature."""
+    kind = raw[:4]
+    if kind == b"desc" and len(raw) >= 12:
+        (length,) = struct.unpack(">I", raw[8:12])
+        return decode_text(raw[12 : 12 + length].split(b"\x00", 1)[0])
+    if kind == b"text":
+        return decode_text(raw[8:].split(b"\x00", 1)[0])
+    if kind == b"mluc" and len(raw) >= 28:
+        (length, offset) = struct.unpack(">II", raw[20:28])
+        return raw[offset : offset + length].decode("utf-16-be", "replace")
+    if kind == b"sig ":
+        return decode_text(raw[8:12])
+    if kind == b"XYZ " and len(raw) >= 20:
+        return "(" + ", ".join(_fmt(_s15(raw[i : i + 4])) for i in (8, 12, 16)) + ")"
+    if kind == b"curv" and len(raw) >= 12:
+        (count,) = struct.unpack(">I", raw[8:12])
+        points = struct.unpack(f">{count}H", raw[12 : 12 + 2 * count])
+        if count == 1:
+            return _fmt(points[0] / 256.0)
+        return ", ".join(f"{p / 65535.0:.7f}" for p in points)
+    return None
+
+
+def icc_map(profile: bytes) -> dict[str, str]:
+    """Grid's icc map; every value longer than 5000 characters is redacted."""
+    if len(profile) < 132:
+        return {}
+    head = profile[:128]
+    size, cmm, version = struct.unpack(">I4sI", head[:12])
+    out = {
+        "Profile Size": str(size),
+        "CMM Type": decode_text(cmm),
+        "Version": f"{version >> 24}.{(version >> 20) & 0xF}.{(version >> 16) & 0xF}",
+        "Class": _CLASSES.get(head[12:16], decode_text(head[12:16])),
+        "Color space": decode_text(head[16:20]),
+        "Profile Connection Space": decode_text(head[20:24]),
+        "Signature": decode_text(head[36:40]),
+        "Primary Platform": _PLATFORMS.get(head[40:44], decode_text(head[40:44])),
+        "Device manufacturer": decode_text(head[48:52]),
+        "Rendering Intent": _INTENTS[head[67]] if head[67] < len(_INTENTS) else str(head[67]),
+        "Profile Creator": decode_text(head[80:84]),
+    }
+    (count,) = struct.unpack(">I", profile[128:132])
+    out["Tag Count"] = str(count)
+    for i in range(min(count, 256)):
+        entry = profile[132 + 12 * i : 144 + 12 * i]
+        if len(entry) < 12:
+            break
+        signature, offset, length = struct.unpack(">4sII", entry)
+        name = TAG_NAMES.get(signature)
+        text = _tag_text(profile[offset : offset + length]) if name else None
+        if name and text is not None:
+            out[name] = text
+    return {
+        name: REDACTED if len(value) > MAX_VALUE_LENGTH else value
+        for name, raw in out.items()
+        if (value := java_trim(raw))
+    }

@@ -1,0 +1,81 @@
+"""Prometheus metrics: the state of a reingestion read from its stores, plus what a running
+loop measured. Exposed as a textfile (node-exporter's textfile collector) or printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Gauge, generate_latest, write_to_textfile
+
+from .backends import Components
+from .runner import RunSummary
+from .states import FAILURE_STATES, State
+from .streams.base import Priority
+
+#: failure groups exported; the rest are summed under reason="(other)"
+MAX_REASONS = 50
+
+
+def collect(components: Components, run: RunSummary | None = None) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    images = Gauge("reingest_images", "Image ids per progress state.", ["state"], registry=registry)
+    counts = components.progress.counts()
+    for state in State:
+        images.labels(state.name).set(counts.get(state, 0))
+    depth = Gauge(
+        "reingest_stream_depth", "Messages not yet consumed.", ["priority"], registry=registry
+    )
+    lag = Gauge(
+        "reingest_stream_lag_seconds",
+        "Age of the oldest unconsumed message.",
+        ["priority"],
+        registry=registry,
+    )
+    for priority in Priority:
+        stream_lag = components.streams.lag(priority)
+        depth.labels(priority.value).set(stream_lag.depth)
+        lag.labels(priority.value).set(stream_lag.oldest_age_seconds)
+    Gauge(
+        "reingest_dead_letters", "Stream messages set aside as unprocessable.", registry=registry
+    ).set(components.streams.dead_letter_count())
+    failures = Gauge(
+        "reingest_failures",
+        "Failed ids per state and reason.",
+        ["state", "reason"],
+        registry=registry,
+    )
+    for group in components.progress.failure_groups(FAILURE_STATES, examples=0, limit=MAX_REASONS):
+        failures.labels(group.state.name, group.reason).set(group.count)
+    if run is not None:
+        _add_run(registry, run)
+    return registry
+
+
+def _add_run(registry: CollectorRegistry, run: RunSummary) -> None:
+    Gauge(
+        "reingest_run_seconds", "How long the current run has been going.", registry=registry
+    ).set(run.seconds)
+    Gauge(
+        "reingest_run_images_per_second",
+        "Ids settled (any end state) per second over the current run.",
+        registry=registry,
+    ).set(run.settled / run.seconds if run.seconds else 0.0)
+    Gauge(
+        "reingest_run_index_batch_seconds_last",
+        "Duration of the last index batch.",
+        registry=registry,
+    ).set(run.last_index_batch_seconds)
+    Gauge(
+        "reingest_run_skipped_batches",
+        "Index batches skipped because the low-priority stream lagged.",
+        registry=registry,
+    ).set(len(run.skipped_batches))
+
+
+def render(registry: CollectorRegistry) -> str:
+    return generate_latest(registry).decode()
+
+
+def write_textfile(path: Path, registry: CollectorRegistry) -> None:
+    """Atomic write, as the textfile collector expects."""
+    write_to_textfile(str(path), registry)

@@ -1,0 +1,1 @@
+"""originals component: base.py is the interface, one module per backend."""

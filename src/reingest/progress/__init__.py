@@ -1,0 +1,1 @@
+"""progress component: base.py is the interface, one module per backend."""

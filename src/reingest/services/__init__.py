@@ -1,0 +1,1 @@
+"""services component: base.py is the interface, one module per backend."""

@@ -1,0 +1,1 @@
+"""streams component: base.py is the interface, one module per backend."""
