@@ -27,7 +27,8 @@ _TYPES: dict[int, tuple[str, int]] = {
     12: ("d", 8),  # DOUBLE
     13: ("I", 4),  # IFD
 }
-BYTES_TYPES = frozenset({2, 7})  # ASCII and UNDEFINED stay raw bytes
+ASCII, UNDEFINED = 2, 7
+BYTES_TYPES = frozenset({ASCII, UNDEFINED})  # kept as raw bytes
 MAX_ENTRIES = 1024
 
 

@@ -1,0 +1,115 @@
+"""Progress-table scale: ids upload rate and memory, stats latency, claim cost.
+
+Each figure is printed beside a bare-SQLite baseline measured in the same run on the same
+machine: a sorted batch insert into a plain table (upload), and a full GROUP BY (stats).
+
+    python benchmarks/bench_progress.py --ids 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHILD = """
+import json, resource, sys, time
+from reingest.ids import upload_ids
+from reingest.progress.sqlite import SqliteProgressTable
+table = SqliteProgressTable(sys.argv[1])
+started = time.perf_counter()
+with open(sys.argv[2]) as handle:
+    report = upload_ids(table, handle)
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "added": report.added,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def write_ids(path: Path, n: int) -> None:
+    with path.open("w") as handle:
+        for start in range(0, n, 100_000):
+            handle.write("".join(f"{i * 2654435761 % (1 << 160):040x}\n" for i in range(start, min(n, start + 100_000))))
+
+
+def baseline_insert(db: Path, ids_file: Path) -> float:
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE progress (id TEXT PRIMARY KEY, state INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID")
+    started = time.perf_counter()
+    batch: list[str] = []
+    with ids_file.open() as handle:
+        for line in handle:
+            batch.append(line.strip())
+            if len(batch) == 25_000:
+                _insert_sorted(conn, batch)
+                batch = []
+    if batch:
+        _insert_sorted(conn, batch)
+    seconds = time.perf_counter() - started
+    conn.close()
+    return seconds
+
+
+def _insert_sorted(conn: sqlite3.Connection, batch: list[str]) -> None:
+    conn.execute("BEGIN")
+    conn.executemany("INSERT OR IGNORE INTO progress (id) VALUES (?)", ((i,) for i in sorted(batch)))
+    conn.execute("COMMIT")
+
+
+def timed(function, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ids", type=int, default=1_000_000)
+    args = parser.parse_args()
+    n = args.ids
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        ids_file = work / "ids.txt"
+        write_ids(ids_file, n)
+        base_seconds = baseline_insert(work / "baseline.db", ids_file)
+        child = subprocess.run(
+            [sys.executable, "-c", CHILD, f"sqlite:///{work}/progress.db", str(ids_file)],
+            capture_output=True, text=True, check=True,
+        )
+        ours = json.loads(child.stdout)
+
+        from reingest.progress.sqlite import SqliteProgressTable
+        from reingest.states import State
+
+        table = SqliteProgressTable(f"sqlite:///{work}/progress.db")
+        stats_s = timed(table.counts)
+        base_conn = sqlite3.connect(work / "baseline.db")
+        group_s = timed(lambda: base_conn.execute("SELECT state, COUNT(*) FROM progress GROUP BY state").fetchall(), 3)
+        claim_s = timed(lambda: table.claim(State.NotStarted, State.InProgress, "bench", 100, 60), 20)
+        recount_ok = table.counts() == table.recount()
+
+    rows = [
+        ("ids upload", f"{n / ours['seconds']:,.0f} ids/s", f"{n / base_seconds:,.0f} ids/s", f"{base_seconds / ours['seconds']:.2f}"),
+        ("upload peak RSS", f"{ours['peak_rss_mb']:.0f} MB", "", ""),
+        ("stats", f"{stats_s * 1000:.2f} ms", f"{group_s * 1000:.1f} ms (full GROUP BY)", f"{group_s / stats_s:.0f}x faster"),
+        ("claim 100 ids", f"{claim_s * 1000:.2f} ms", "", ""),
+    ]
+    print(f"progress table, {n:,} ids (counters match a full count: {recount_ok})")
+    print(f"{'measure':<18}{'reingest':<22}{'bare SQLite baseline':<34}ratio")
+    for row in rows:
+        print(f"{row[0]:<18}{row[1]:<22}{row[2]:<34}{row[3]}")
+    print(f"(max RSS of this parent process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
