@@ -85,7 +85,7 @@ def read_jpeg(data: bytes) -> Container:
             sof = (width, height, components)
         elif marker == 0xE1 and body.startswith(b"Exif\x00\x00") and exif is None:
             exif = Tiff(body, 6)
-        elif marker == 0xE1 and body.startswith(XMP_JPEG_HEADER):
+        elif marker == 0xE1 and _is_xmp(body):
             xmp.append(body[len(XMP_JPEG_HEADER) :])
         elif marker == 0xE2 and body.startswith(b"ICC_PROFILE\x00") and len(body) > 14:
             icc_chunks.setdefault(body[12], body[14:])
@@ -183,3 +183,9 @@ def read_tiff(data: bytes) -> Container:
         icc=icc.raw if icc else None,
         ifd0=ifd0,
     )
+
+
+def _is_xmp(body: bytes) -> bool:
+    """metadata-extractor also takes the (malformed) ``XMP\\0://ns.adobe.com…`` preamble."""
+    head = body[: len(XMP_JPEG_HEADER)]
+    return head.lower() == XMP_JPEG_HEADER.lower() or head[:3].upper() == b"XMP"

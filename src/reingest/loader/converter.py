@@ -112,11 +112,11 @@ def _people(fm: FileMetadata) -> list[str]:
 
 def image_metadata(file_metadata: FileMetadata, latest_allowed: datetime | None) -> ImageMetadata:
     """ImageMetadata from file metadata; ``latest_allowed`` bounds dateTaken (+14 h slack)."""
-    fields = {name: _first(file_metadata, sources) for name, sources in _TEXT_FIELDS.items()}
-    return ImageMetadata(
-        dateTaken=_date_taken(file_metadata, latest_allowed),
-        keywords=_keywords(file_metadata),
-        subjects=_subjects(file_metadata),
-        peopleInImage=_people(file_metadata),
-        **fields,
-    )
+    fields: dict[str, Any] = {
+        name: _first(file_metadata, sources) for name, sources in _TEXT_FIELDS.items()
+    }
+    fields["dateTaken"] = _date_taken(file_metadata, latest_allowed)
+    fields["keywords"] = _keywords(file_metadata)
+    fields["subjects"] = _subjects(file_metadata)
+    fields["peopleInImage"] = _people(file_metadata)
+    return ImageMetadata.model_validate(fields)

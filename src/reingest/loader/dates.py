@@ -24,7 +24,12 @@ _ZONE_NAMES: dict[str, tzinfo] = {
     "MST": ZoneInfo("America/Denver"), "MDT": ZoneInfo("America/Denver"),
     "PST": ZoneInfo("America/Los_Angeles"), "PDT": ZoneInfo("America/Los_Angeles"),
 }  # fmt: skip
-_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
+    )
+}
 _DAYS = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 
 _Y = r"(?P<y>[-+]?\d{1,9})"  # a year not followed by a digit field: variable width, signed
@@ -136,5 +141,3 @@ def clean_date(value: str) -> str:
         value = value[:6] + "01"
     found = _candidates(value)
     return iso_millis(found[0]) if found else value
-
-

@@ -467,7 +467,7 @@ def date_original_composite(sub: dict[int, Entry]) -> str | None:
     match = _EXIF_DATE.match(_ascii(entry.value).strip())
     if match is None:
         return None
-    fields = [int(g) if g else 0 for g in match.groups()]
+    year, month, day, hour, minute, second = (int(g) if g else 0 for g in match.groups())
     zone: timezone = UTC
     offset = sub.get(0x9011)
     if offset is not None and isinstance(offset.value, bytes):
@@ -477,7 +477,7 @@ def date_original_composite(sub: dict[int, Entry]) -> str | None:
             hours, minutes = int(found.group(2)), int(found.group(3))
             zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
     try:
-        moment = datetime(*fields, tzinfo=zone)  # type: ignore[misc]
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=zone)
     except ValueError:
         return None
     subsec = sub.get(0x9291)

@@ -83,7 +83,9 @@ def parse_iim(data: bytes) -> dict[tuple[int, int], Value]:
         key = (record, dataset)
         if key == CHARSET:
             codec = _charset(raw)
-            values[key] = "UTF-8" if codec == "utf-8" else "ISO-8859-1" if codec else decode_text(raw)
+            values[key] = (
+                "UTF-8" if codec == "utf-8" else "ISO-8859-1" if codec else decode_text(raw)
+            )
         elif key in _SHORTS and len(raw) == 2:
             values[key] = struct.unpack(">H", raw)[0]
         elif key == _URGENCY and raw:

@@ -164,13 +164,15 @@ def parse_packet(packet: bytes) -> dict[str, str]:
     file_prefixes: dict[str, str] = {}
     root: Element | None = None
     try:
-        for event, item in iterparse(io.BytesIO(packet.strip(b"\x00 \r\n\t")), ("start-ns", "start")):
+        for event, item in iterparse(
+            io.BytesIO(packet.strip(b"\x00 \r\n\t")), ("start-ns", "start")
+        ):
             if event == "start-ns":
                 prefix, uri = item
                 file_prefixes.setdefault(uri, prefix)
             elif root is None:
                 root = item
-    except Exception:  # noqa: BLE001 - ParseError, defusedxml refusals, entity errors alike
+    except Exception:
         return {}
     if root is None:
         return {}
