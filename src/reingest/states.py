@@ -31,10 +31,8 @@ class State(IntEnum):
     def parse(cls, value: str | int) -> State:
         """Accept a numeric id or a (case-insensitive) name, as operators type either."""
         text = str(value).strip()
-        if text.lstrip("-").isdigit():
-            return cls(int(text))
         for state in cls:
-            if state.name.lower() == text.lower():
+            if text.lower() in (state.name.lower(), str(state.value)):
                 return state
         names = ", ".join(f"{s.value}={s.name}" for s in cls)
         raise ValueError(f"unknown state {value!r}; expected one of {names}")

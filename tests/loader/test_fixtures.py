@@ -23,9 +23,6 @@ SET_FIELDS = {"keywords", "peopleInImage"}
 OK_FILES = [name for name, e in EXPECTED.items() if e["outcome"] == "ok"]
 ERRORS = {"unsupported": UnsupportedFileType, "corrupt": CorruptFile}
 
-#: (file, map) pairs where we knowingly differ from Grid, with the reason
-KNOWN_MAP_GAPS: dict[tuple[str, str], str] = {}
-
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_outcome(name: str, fixture_bytes: ReadFixture) -> None:
@@ -120,15 +117,12 @@ _SOURCE_MAP = {
 
 
 def _map_cases() -> list[Any]:
-    cases = []
-    for name in OK_FILES:
-        for kind in EXPECTED[name].get("fileMetadata", {}):
-            if kind == "basis":
-                continue
-            gap = KNOWN_MAP_GAPS.get((name, kind))
-            marks = [pytest.mark.xfail(reason=gap, strict=True)] if gap else []
-            cases.append(pytest.param(name, kind, id=f"{name}:{kind}", marks=marks))
-    return cases
+    return [
+        pytest.param(name, kind, id=f"{name}:{kind}")
+        for name in OK_FILES
+        for kind in EXPECTED[name].get("fileMetadata", {})
+        if kind != "basis"
+    ]
 
 
 @pytest.mark.parametrize(("name", "kind"), _map_cases())

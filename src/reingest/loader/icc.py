@@ -53,6 +53,8 @@ def _tag_text(raw: bytes) -> str | None:
         return "(" + ", ".join(_fmt(_s15(raw[i : i + 4])) for i in (8, 12, 16)) + ")"
     if kind == b"curv" and len(raw) >= 12:
         (count,) = struct.unpack(">I", raw[8:12])
+        if 11 * count - 2 > MAX_VALUE_LENGTH:  # "0.1234567, " per point: redacted anyway
+            return REDACTED
         points = struct.unpack(f">{count}H", raw[12 : 12 + 2 * count])
         if count == 1:
             return _fmt(points[0] / 256.0)

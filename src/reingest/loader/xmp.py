@@ -7,13 +7,12 @@ xmpMM:InstanceID; Grid then redacts long values, cleans dates and aggregates arr
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from defusedxml.ElementTree import iterparse
+from defusedxml.ElementTree import fromstring
 
 from reingest.loader.dates import clean_date
 
@@ -73,6 +72,7 @@ _DC_ARRAYS = _DC_ALT_TEXT | {
 _RDF_ATTRS = frozenset(f"{{{RDF}}}{n}" for n in ("about", "ID", "nodeID", "parseType", "resource"))
 _CONTAINERS = frozenset(f"{{{RDF}}}{n}" for n in ("Bag", "Seq", "Alt"))
 _LANG = f"{{{XML}}}lang"
+_XMLNS = re.compile(rb"""xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']([^"']*)["']""")
 _UUID = re.compile(r"(?:uuid:)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 
 MAX_VALUE_LENGTH = 5000
@@ -160,22 +160,14 @@ def _normalise_lang(lang: str) -> str:
 
 
 def parse_packet(packet: bytes) -> dict[str, str]:
-    """One XMP packet flattened to XMPCore paths; malformed XML yields what was read so far."""
-    file_prefixes: dict[str, str] = {}
-    root: Element | None = None
+    """One XMP packet flattened to XMPCore paths; malformed XML yields nothing."""
     try:
-        for event, item in iterparse(
-            io.BytesIO(packet.strip(b"\x00 \r\n\t")), ("start-ns", "start")
-        ):
-            if event == "start-ns":
-                prefix, uri = item
-                file_prefixes.setdefault(uri, prefix)
-            elif root is None:
-                root = item
+        root = fromstring(packet.strip(b"\x00 \r\n\t"))
     except Exception:
         return {}
-    if root is None:
-        return {}
+    file_prefixes: dict[str, str] = {}
+    for prefix, uri in _XMLNS.findall(packet):
+        file_prefixes.setdefault(uri.decode("utf-8", "replace"), prefix.decode("ascii"))
     flattener = _Flattener(file_prefixes)
     rdf_root = root if root.tag == f"{{{RDF}}}RDF" else root.find(f".//{{{RDF}}}RDF")
     for desc in rdf_root.findall(f"{{{RDF}}}Description") if rdf_root is not None else []:

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from reingest.backends import Components
+from reingest.batch_index import IndexReport, index_batch
+from reingest.messages import decode
+from reingest.originals.base import UploadRecord
+from reingest.projection import Projector
+from reingest.services.base import ImageData
+from reingest.services.local import LocalDataServices
+from reingest.states import State
+from reingest.streams.base import Priority
+
+
+@pytest.fixture
+def stored(components: Components, fixtures_dir: Path) -> dict[str, str]:
+    """getty.jpg stored normally, and a truncated JPEG put straight into the store."""
+    getty = (fixtures_dir / "getty.jpg").read_bytes()
+    getty_id, _ = components.originals.put(getty, UploadRecord(filename="getty.jpg"))
+    broken_id, _ = components.originals.put(getty[:3000], UploadRecord(filename="cut.jpg"))
+    return {"getty": getty_id, "broken": broken_id, "missing": "f" * 40}
+
+
+def run_batch(components: Components, **overrides: object) -> IndexReport:
+    settings = dataclasses.replace(components.settings, **overrides)  # type: ignore[arg-type]
+    projector = Projector(components.originals, components.services)
+    return index_batch(components.progress, projector, components.streams, settings, "w")
+
+
+def test_each_outcome_lands_in_its_state_with_a_reason(
+    components: Components, stored: dict[str, str]
+) -> None:
+    components.progress.add(stored.values())
+    run_batch(components)
+    rows = {row.id: row for row in components.progress.get(list(stored.values()))}
+    assert rows[stored["getty"]].state == State.Enqueued
+    assert rows[stored["getty"]].enqueued_version is not None
+    assert rows[stored["broken"]].state == State.KnownError
+    assert (rows[stored["broken"]].reason or "").startswith("CorruptFile")
+    assert rows[stored["missing"]].state == State.NotFound
+    [delivery] = components.streams.receive(Priority.LOW, "t", 10, 30)
+    message = decode(delivery.payload)
+    assert message.subject == "reingest-image"
+    assert message.image is not None and message.image.id == stored["getty"]
+    assert message.lastModified == rows[stored["getty"]].enqueued_version
+
+
+def test_projections_over_max_size_are_put_down_as_too_big(
+    components: Components, stored: dict[str, str]
+) -> None:
+    components.progress.add([stored["getty"]])
+    run_batch(components, max_size=1_000)
+    [row] = components.progress.get([stored["getty"]])
+    assert row.state == State.TooBig and "MAX_SIZE is 1000" in (row.reason or "")
+    assert components.streams.lag(Priority.LOW).depth == 0
+
+
+def test_unexpected_errors_become_unknown_error_with_a_groupable_reason(
+    components: Components, stored: dict[str, str]
+) -> None:
+    class TimingOutServices(LocalDataServices):
+        def fetch(self, image_id: str) -> ImageData:
+            raise TimeoutError(f"usage service timed out for {image_id}")
+
+    components.progress.add([stored["getty"]])
+    services = TimingOutServices(components.settings.services_url)
+    projector = Projector(components.originals, services)
+    settings = components.settings
+    report = index_batch(components.progress, projector, components.streams, settings, "w")
+    assert report.outcomes == {State.UnknownError: 1}
+    [row] = components.progress.get([stored["getty"]])
+    assert row.reason == "TimeoutError: usage service timed out for <id>"
+
+
+def test_a_lagging_low_stream_skips_the_run_and_says_why(
+    components: Components, stored: dict[str, str]
+) -> None:
+    components.progress.add([stored["getty"]])
+    components.streams.publish(Priority.LOW, [b"{}"])
+    report = run_batch(components, latency_threshold_ms=0)
+    assert report.skipped is not None and "low-priority stream lags" in report.skipped
+    assert components.progress.counts() == {State.NotStarted: 1}
+    report = run_batch(components, latency_threshold_ms=60_000)
+    assert report.skipped is None

@@ -1,0 +1,122 @@
+"""The command-line contract, in-process (typer's runner) for speed; e2e/ drives subprocesses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reingest.cli import app
+
+IDS = [f"{i:040x}" for i in range(5)]
+
+
+@pytest.fixture
+def invoke(home: Path):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+
+    def run(*args: str, stdin: str | None = None, code: int = 0) -> str:
+        result = runner.invoke(
+            app, list(args), input=stdin, env={"REINGEST_HOME": str(home), "COLUMNS": "200"}
+        )
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return run
+
+
+def test_stats_json_has_the_contract_shape(invoke) -> None:  # type: ignore[no-untyped-def]
+    assert json.loads(invoke("stats", "--json")) == {"counts": {}, "total": 0}
+    invoke("ids", "upload", "-", stdin="\n".join(IDS))
+    assert json.loads(invoke("stats", "--json")) == {"counts": {"NotStarted": 5}, "total": 5}
+    assert "NotStarted" in invoke("stats")
+
+
+def test_ids_upload_reports_malformed_lines_and_exits_1(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text(f"{IDS[0]}\n\nnope\n{IDS[1]}\n{IDS[0]}\n")
+    output = invoke("ids", "upload", str(ids_file), code=1)
+    assert "3 valid ids: 2 added, 1 already known or repeated" in output
+    assert "1 malformed ids skipped" in output and "line 3: 'nope'" in output
+    assert "no such file" in invoke("ids", "upload", str(tmp_path / "missing"), code=1).lower()
+
+
+def test_ids_scan_writes_id_state_lines(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    invoke("ids", "upload", "-", stdin="\n".join(IDS))
+    out = tmp_path / "dump.txt"
+    invoke("ids", "scan", str(out))
+    assert out.read_text().splitlines() == [f"{i} 0" for i in IDS]
+    assert invoke("ids", "scan", "-").splitlines() == [f"{i} 0" for i in IDS]
+
+
+def test_reset_variants(invoke) -> None:  # type: ignore[no-untyped-def]
+    invoke("ids", "upload", "-", stdin="\n".join(IDS))
+    invoke("index-batch")  # no originals: every id ends NotFound
+    assert json.loads(invoke("stats", "--json"))["counts"] == {"NotFound": 5}
+    assert "reset 5 ids from Enqueued, NotFound, InProgress" in invoke("reset", "processed")
+    invoke("index-batch")
+    assert "reset 5 ids from NotFound" in invoke("reset", "--state", "2")
+    assert "reset 0 ids" in invoke("reset", "known-errors")
+    assert "say what to reset" in invoke("reset", code=1)
+    assert "unknown reset" in invoke("reset", "everything", code=1)
+    assert "unknown state" in invoke("reset", "--state", "77", code=1)
+
+
+def test_failures_group_and_metrics_expose_them(invoke) -> None:  # type: ignore[no-untyped-def]
+    invoke("ids", "upload", "-", stdin="\n".join(IDS))
+    invoke("index-batch")
+    groups = json.loads(invoke("failures", "--json"))["groups"]
+    assert groups == [
+        {
+            "state": "NotFound",
+            "reason": "no original stored for this id",
+            "count": 5,
+            "examples": IDS[:3],
+        }
+    ]
+    metrics = invoke("metrics")
+    assert 'reingest_images{state="NotFound"} 5.0' in metrics
+    assert (
+        'reingest_failures{reason="no original stored for this id",state="NotFound"} 5.0' in metrics
+    )
+    assert 'reingest_stream_depth{priority="low"} 0.0' in metrics
+
+
+def test_services_load_validates_its_file(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "services.json"
+    good.write_text(json.dumps({IDS[0]: {"crops": []}}))
+    assert "loaded service data for 1 images" in invoke("services", "load", str(good))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({IDS[0]: {"usages": [{"nope": 1}]}}))
+    assert "invalid usages data" in invoke("services", "load", str(bad), code=1)
+    bad.write_text("[1]")
+    assert "expected a JSON object" in invoke("services", "load", str(bad), code=1)
+
+
+def test_project_of_an_unknown_id_exits_1(invoke) -> None:  # type: ignore[no-untyped-def]
+    assert "no original stored" in invoke("project", IDS[0], code=1)
+
+
+def test_help_lists_every_contract_command(invoke) -> None:  # type: ignore[no-untyped-def]
+    output = invoke("--help")
+    for command in (
+        "quickstart",
+        "ingest",
+        "project-file",
+        "project",
+        "ids",
+        "stats",
+        "reset",
+        "index-batch",
+        "check-batch",
+        "run",
+        "show",
+        "failures",
+        "thrall",
+        "worker",
+        "metrics",
+        "services",
+    ):
+        assert command in output
