@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from reingest.backends import Components
 from reingest.batch_check import check_batch
-from reingest.index.base import ImageUpdate
+from reingest.index.documents import DocumentUpdate
 from reingest.progress.base import Outcome
 from reingest.states import State
 from reingest.streams.base import Priority
@@ -20,8 +20,8 @@ def enqueue(components: Components, version: str = V1) -> None:
 
 def test_fresh_documents_verify_and_missing_ones_are_inconsistent(components: Components) -> None:
     enqueue(components)
-    components.index.apply_images([ImageUpdate({"id": IDS[0]}, V1)])
-    components.index.apply_images([ImageUpdate({"id": IDS[1]}, "2023-01-01T00:00:00.000Z")])
+    components.index.apply([DocumentUpdate.image({"id": IDS[0]}, V1)])
+    components.index.apply([DocumentUpdate.image({"id": IDS[1]}, "2023-01-01T00:00:00.000Z")])
     report = check_batch(
         components.progress, components.index, components.streams, components.settings, "c"
     )

@@ -7,6 +7,7 @@ import pytest
 
 from reingest.backends import Components
 from reingest.batch_index import IndexReport, index_batch
+from reingest.errors import DownstreamError, TransientError
 from reingest.messages import decode
 from reingest.originals.base import UploadRecord
 from reingest.projection import Projector
@@ -86,3 +87,56 @@ def test_a_lagging_low_stream_skips_the_run_and_says_why(
     assert components.progress.counts() == {State.NotStarted: 1}
     report = run_batch(components, latency_threshold_ms=60_000)
     assert report.skipped is None
+
+
+class FlakyServices(LocalDataServices):
+    """Fails the first ``failures`` fetches with ``error``, then answers."""
+
+    def __init__(self, url: str, error: Exception, failures: int) -> None:
+        super().__init__(url)
+        self.error, self.failures, self.calls = error, failures, 0
+
+    def fetch(self, image_id: str) -> ImageData:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+        return super().fetch(image_id)
+
+
+def flaky_batch(components: Components, services: FlakyServices) -> IndexReport:
+    settings = dataclasses.replace(
+        components.settings, projection_tries=3, projection_backoff_cap_seconds=0.01
+    )
+    projector = Projector(components.originals, services)
+    return index_batch(components.progress, projector, components.streams, settings, "w")
+
+
+def test_transient_failures_are_retried_before_classification(
+    components: Components, stored: dict[str, str]
+) -> None:
+    components.progress.add([stored["getty"]])
+    services = FlakyServices(
+        components.settings.services_url, TransientError("leases: 503"), failures=2
+    )
+    assert flaky_batch(components, services).outcomes == {State.Enqueued: 1}
+    assert services.calls == 3
+
+
+def test_transient_failures_that_persist_end_as_unknown_error(
+    components: Components, stored: dict[str, str]
+) -> None:
+    components.progress.add([stored["getty"]])
+    services = FlakyServices(components.settings.services_url, TimeoutError("slow"), failures=99)
+    assert flaky_batch(components, services).outcomes == {State.UnknownError: 1}
+    assert services.calls == 3
+
+
+def test_permanent_failures_are_never_retried(
+    components: Components, stored: dict[str, str]
+) -> None:
+    components.progress.add([stored["getty"]])
+    services = FlakyServices(
+        components.settings.services_url, DownstreamError("leases: 400 bad request"), failures=99
+    )
+    assert flaky_batch(components, services).outcomes == {State.UnknownError: 1}
+    assert services.calls == 1

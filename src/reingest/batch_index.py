@@ -11,8 +11,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
 from .config import Settings
 from .dates import now_iso
+from .errors import TransientError
 from .failures import classify
 from .messages import encode, reingest_message
 from .progress.base import Claim, Outcome, ProgressTable
@@ -82,12 +85,23 @@ def index_batch(
     return report
 
 
+#: failures worth another try; anything else (a corrupt original, no original) is permanent
+TRANSIENT = (TransientError, TimeoutError, ConnectionError)
+
+
 def _project(
     projector: Projector, claim: Claim, settings: Settings
 ) -> tuple[Outcome, bytes | None]:
-    """Project one image; every failure becomes an outcome with a reason, never an exception."""
+    """Project one image; every failure becomes an outcome with a reason, never an exception.
+    Transient failures are tried again with capped, jittered exponential backoff first."""
+    retrying = Retrying(
+        retry=retry_if_exception_type(TRANSIENT),
+        stop=stop_after_attempt(settings.projection_tries),
+        wait=wait_random_exponential(multiplier=0.1, max=settings.projection_backoff_cap_seconds),
+        reraise=True,
+    )
     try:
-        image = projector.project(claim.id)
+        image = retrying(projector.project, claim.id)
     except Exception as error:
         state, reason = classify(error)
         return Outcome(claim.id, state, reason), None

@@ -37,6 +37,10 @@ class Settings:
     max_attempts: int = 5
     #: projections made in parallel per batch (the original made 5)
     projection_parallelism: int = 5
+    #: tries of a projection that fails transiently (timeouts, 5xx) before it is an UnknownError
+    projection_tries: int = 4
+    #: the longest wait between two tries (backoff doubles from 0.1 s, with jitter, up to this)
+    projection_backoff_cap_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,5 +87,9 @@ class Settings:
             max_attempts=int(number("MAX_ATTEMPTS", cls.max_attempts)),
             projection_parallelism=int(
                 number("PROJECTION_PARALLELISM", cls.projection_parallelism)
+            ),
+            projection_tries=int(number("PROJECTION_TRIES", cls.projection_tries)),
+            projection_backoff_cap_seconds=number(
+                "PROJECTION_BACKOFF_CAP_SECONDS", cls.projection_backoff_cap_seconds
             ),
         )

@@ -42,6 +42,10 @@ class DownstreamError(ReingestError):
     """A source of truth answered with something other than data or 'not found'."""
 
 
+class TransientError(DownstreamError):
+    """A source of truth is unavailable for now (timeout, 502/503/504, connection refused)."""
+
+
 class MessageDecodeError(ReingestError):
     """A stream message could not be decoded into an UpdateMessage."""
 

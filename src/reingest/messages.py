@@ -14,12 +14,13 @@ from pydantic import ValidationError
 
 from .dates import from_epoch, now_iso
 from .errors import MessageDecodeError
-from .model import GridModel, Image
+from .model import Edits, GridModel, Image
 
 REINGEST_IMAGE = "reingest-image"
 #: subjects whose payload is a whole image (Grid translates all three to an ImageMessage)
 IMAGE_SUBJECTS = frozenset({"image", REINGEST_IMAGE, "update-image"})
 DELETE_IMAGE = "delete-image"
+USER_METADATA = "update-image-user-metadata"
 
 
 class UpdateMessage(GridModel):
@@ -27,6 +28,7 @@ class UpdateMessage(GridModel):
     lastModified: str
     image: Image | None = None
     id: str | None = None
+    edits: Edits | None = None
 
 
 def reingest_message(image: Image, last_modified: str | None = None) -> UpdateMessage:
@@ -60,6 +62,8 @@ def decode(payload: bytes) -> UpdateMessage:
         raise MessageDecodeError(f"invalid UpdateMessage: {where}: {first['msg']}") from error
     if message.subject in IMAGE_SUBJECTS and message.image is None:
         raise MessageDecodeError(f"missing field image for subject {message.subject}")
-    if message.subject == DELETE_IMAGE and not message.id:
-        raise MessageDecodeError("missing field id for subject delete-image")
+    if message.subject in (DELETE_IMAGE, USER_METADATA) and not message.id:
+        raise MessageDecodeError(f"missing field id for subject {message.subject}")
+    if message.subject == USER_METADATA and message.edits is None:
+        raise MessageDecodeError(f"missing field edits for subject {message.subject}")
     return message

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from .errors import MessageDecodeError
 from .failures import normalise_reason
-from .index.base import ImageUpdate, SearchIndex
-from .messages import DELETE_IMAGE, IMAGE_SUBJECTS, UpdateMessage, decode
+from .index.base import SearchIndex
+from .index.documents import DocumentUpdate
+from .messages import DELETE_IMAGE, IMAGE_SUBJECTS, USER_METADATA, UpdateMessage, decode
 from .streams.base import Delivery, Priority, Streams
 
 DEFAULT_BATCH = 200
@@ -60,7 +61,7 @@ def drain(
 
 
 def _apply(streams: Streams, index: SearchIndex, deliveries: Sequence[Delivery]) -> tuple[int, int]:
-    images: list[tuple[Delivery, UpdateMessage]] = []
+    updates: list[tuple[Delivery, DocumentUpdate]] = []
     done: list[Delivery] = []
     dead = 0
     for delivery in deliveries:
@@ -70,16 +71,18 @@ def _apply(streams: Streams, index: SearchIndex, deliveries: Sequence[Delivery])
             streams.dead_letter(delivery, normalise_reason(str(error)))
             dead += 1
             continue
-        if message.subject in IMAGE_SUBJECTS:
-            images.append((delivery, message))
-        elif message.subject == DELETE_IMAGE:
+        if message.subject == DELETE_IMAGE:
             index.delete(str(message.id))
             done.append(delivery)
-        else:
+            continue
+        update = document_update(message)
+        if update is None:
             streams.dead_letter(delivery, f"no processor for subject {message.subject!r}")
             dead += 1
-    if images:
-        applied, failed = _apply_images(index, images)
+        else:
+            updates.append((delivery, update))
+    if updates:
+        applied, failed = _apply_updates(index, updates)
         done.extend(applied)
         for delivery, reason in failed:
             streams.dead_letter(delivery, reason)
@@ -88,19 +91,25 @@ def _apply(streams: Streams, index: SearchIndex, deliveries: Sequence[Delivery])
     return len(done), dead
 
 
-def _apply_images(
-    index: SearchIndex, images: Sequence[tuple[Delivery, UpdateMessage]]
+def document_update(message: UpdateMessage) -> DocumentUpdate | None:
+    """The index change a message asks for; None for subjects thrall has no processor for."""
+    if message.subject in IMAGE_SUBJECTS and message.image is not None:
+        return DocumentUpdate.image(message.image.to_json(), message.lastModified)
+    if message.subject == USER_METADATA and message.id and message.edits is not None:
+        return DocumentUpdate.user_metadata(
+            message.id, message.edits.to_json(), message.lastModified
+        )
+    return None
+
+
+def _apply_updates(
+    index: SearchIndex, updates: Sequence[tuple[Delivery, DocumentUpdate]]
 ) -> tuple[list[Delivery], list[tuple[Delivery, str]]]:
     """Apply the batch at once; if that fails, one by one, so one bad document is set aside
     without holding back the rest. If every single one fails the index itself is unwell: raise,
     and the unacked messages come back when their lease ends."""
-    updates = [
-        (delivery, ImageUpdate(message.image.to_json(), message.lastModified))
-        for delivery, message in images
-        if message.image is not None
-    ]
     try:
-        index.apply_images([update for _delivery, update in updates])
+        index.apply([update for _delivery, update in updates])
         return [delivery for delivery, _update in updates], []
     except Exception:
         if len(updates) == 1:
@@ -110,7 +119,7 @@ def _apply_images(
     last_error: Exception | None = None
     for delivery, update in updates:
         try:
-            index.apply_images([update])
+            index.apply([update])
             applied.append(delivery)
         except Exception as error:
             last_error = error

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from reingest.index.base import ImageUpdate, SearchIndex
+from reingest.index.base import SearchIndex
+from reingest.index.documents import DocumentUpdate
 
 
 @pytest.fixture(params=["sqlite"])
@@ -41,7 +42,7 @@ def image(image_id: str, **fields: Any) -> dict[str, Any]:
 
 
 def test_a_new_image_is_inserted_stamped_with_the_message_time(index: SearchIndex) -> None:
-    index.apply_images([ImageUpdate(image("a"), "2024-01-01T00:00:00.000Z")])
+    index.apply([DocumentUpdate.image(image("a"), "2024-01-01T00:00:00.000Z")])
     document = index.get("a")
     assert document is not None
     assert document["lastModified"] == "2024-01-01T00:00:00.000Z"
@@ -51,7 +52,7 @@ def test_a_new_image_is_inserted_stamped_with_the_message_time(index: SearchInde
 
 
 def test_get_many_returns_only_existing_documents(index: SearchIndex) -> None:
-    index.apply_images([ImageUpdate(image(i), "2024-01-01T00:00:00.000Z") for i in "abc"])
+    index.apply([DocumentUpdate.image(image(i), "2024-01-01T00:00:00.000Z") for i in "abc"])
     assert sorted(index.get_many(["a", "c", "zzz"])) == ["a", "c"]
 
 
@@ -68,14 +69,14 @@ def test_reapplying_keeps_fields_other_services_own_and_refreshes_metadata(
         },
         identifiers={"old": "1"},
     )
-    index.apply_images([ImageUpdate(first, "2024-01-01T00:00:00.000Z")])
+    index.apply([DocumentUpdate.image(first, "2024-01-01T00:00:00.000Z")])
     again = image(
         "a",
         usages=[],
         identifiers={"new": "2"},
         originalMetadata={"title": "re-read", "credit": "AFP"},
     )
-    index.apply_images([ImageUpdate(again, "2024-02-01T00:00:00.000Z")])
+    index.apply([DocumentUpdate.image(again, "2024-02-01T00:00:00.000Z")])
     document = index.get("a")
     assert document is not None
     assert document["usages"] == [{"id": "u1"}]
@@ -85,9 +86,9 @@ def test_reapplying_keeps_fields_other_services_own_and_refreshes_metadata(
 
 
 def test_an_older_projection_never_replaces_a_newer_document(index: SearchIndex) -> None:
-    index.apply_images([ImageUpdate(image("a"), "2024-03-01T00:00:00.000Z")])
+    index.apply([DocumentUpdate.image(image("a"), "2024-03-01T00:00:00.000Z")])
     stale = image("a", originalMetadata={"title": "stale"}, metadata={"title": "stale"})
-    index.apply_images([ImageUpdate(stale, "2024-01-01T00:00:00.000Z")])
+    index.apply([DocumentUpdate.image(stale, "2024-01-01T00:00:00.000Z")])
     document = index.get("a")
     assert document is not None
     assert document["metadata"] == {"title": "from file"}
@@ -95,16 +96,70 @@ def test_an_older_projection_never_replaces_a_newer_document(index: SearchIndex)
 
 
 def test_applying_the_same_message_twice_is_harmless(index: SearchIndex) -> None:
-    update = ImageUpdate(image("a"), "2024-01-01T00:00:00.000Z")
-    index.apply_images([update])
+    update = DocumentUpdate.image(image("a"), "2024-01-01T00:00:00.000Z")
+    index.apply([update])
     once = index.get("a")
-    index.apply_images([update])
+    index.apply([update])
     assert index.get("a") == once and index.count() == 1
 
 
 def test_delete_and_clear(index: SearchIndex) -> None:
-    index.apply_images([ImageUpdate(image(i), "2024-01-01T00:00:00.000Z") for i in "abc"])
+    index.apply([DocumentUpdate.image(image(i), "2024-01-01T00:00:00.000Z") for i in "abc"])
     assert index.delete("a") is True
     assert index.delete("a") is False
     assert index.clear() == 2
     assert index.count() == 0
+
+
+def edits(title: str, last_modified: str) -> dict[str, Any]:
+    return {
+        "archived": False,
+        "labels": [],
+        "metadata": {"title": title},
+        "lastModified": last_modified,
+    }
+
+
+def test_user_edits_replace_user_metadata_and_refresh_metadata(index: SearchIndex) -> None:
+    index.apply([DocumentUpdate.image(image("a"), "2024-01-01T00:00:00.000Z")])
+    index.apply(
+        [
+            DocumentUpdate.user_metadata(
+                "a", edits("edited", "2024-02-01T00:00:00.000Z"), "2024-02-01T00:00:01.000Z"
+            )
+        ]
+    )
+    document = index.get("a")
+    assert document is not None
+    assert document["metadata"]["title"] == "edited"
+    assert document["userMetadata"]["metadata"] == {"title": "edited"}
+    assert document["userMetadataLastModified"] == "2024-02-01T00:00:00.000Z"
+    assert document["lastModified"] == "2024-02-01T00:00:01.000Z"
+
+
+def test_older_edits_and_edits_of_missing_images_change_nothing(index: SearchIndex) -> None:
+    index.apply([DocumentUpdate.image(image("a"), "2024-01-01T00:00:00.000Z")])
+    newer = edits("newer", "2024-03-01T00:00:00.000Z")
+    older = edits("older", "2024-02-01T00:00:00.000Z")
+    index.apply([DocumentUpdate.user_metadata("a", newer, "2024-03-01T00:00:00.000Z")])
+    index.apply([DocumentUpdate.user_metadata("a", older, "2024-02-01T00:00:00.000Z")])
+    index.apply([DocumentUpdate.user_metadata("zzz", newer, "2024-03-01T00:00:00.000Z")])
+    document = index.get("a")
+    assert document is not None and document["metadata"]["title"] == "newer"
+    assert index.get("zzz") is None and index.count() == 1
+
+
+def test_a_reingested_image_keeps_the_users_edits(index: SearchIndex) -> None:
+    index.apply([DocumentUpdate.image(image("a"), "2024-01-01T00:00:00.000Z")])
+    index.apply(
+        [
+            DocumentUpdate.user_metadata(
+                "a", edits("edited", "2024-02-01T00:00:00.000Z"), "2024-02-01T00:00:00.000Z"
+            )
+        ]
+    )
+    reread = image("a", originalMetadata={"title": "re-read", "credit": "PA"})
+    index.apply([DocumentUpdate.image(reread, "2024-03-01T00:00:00.000Z")])
+    document = index.get("a")
+    assert document is not None
+    assert document["metadata"] == {"title": "edited", "credit": "PA"}

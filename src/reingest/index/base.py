@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
-from .documents import Document
-
-
-@dataclass(frozen=True)
-class ImageUpdate:
-    """An image message to apply with Grid's upsert rule (``documents.apply_image``)."""
-
-    image: Document
-    last_modified: str
+from .documents import Document, DocumentUpdate
 
 
 class SearchIndex(ABC):
@@ -26,8 +17,9 @@ class SearchIndex(ABC):
         """The documents that exist among ``ids`` (missing ids are absent from the result)."""
 
     @abstractmethod
-    def apply_images(self, updates: Sequence[ImageUpdate]) -> None:
-        """Upsert a batch; visible to ``get`` as soon as this returns (the checker relies on it)."""
+    def apply(self, updates: Sequence[DocumentUpdate]) -> None:
+        """Apply a batch of updates with ``documents.apply_update``'s rules, in order; the
+        result is visible to ``get`` as soon as this returns (the checker relies on it)."""
 
     @abstractmethod
     def delete(self, image_id: str) -> bool:
@@ -39,6 +31,14 @@ class SearchIndex(ABC):
     @abstractmethod
     def clear(self) -> int:
         """Remove every document (simulated data loss, or before a full rebuild)."""
+
+    def search(
+        self, text: str | None, filters: Mapping[str, str], limit: int, offset: int
+    ) -> tuple[int, list[Document]]:
+        """Documents containing every word of ``text`` whose dotted-path fields equal
+        ``filters`` (e.g. ``{"uploadedBy": "a@b"}``), newest upload first: (total, page).
+        Optional: media-api's search endpoint needs it, the reingestion does not."""
+        raise NotImplementedError(f"{type(self).__name__} does not support search")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -1,16 +1,20 @@
-"""How the search index applies an image message: Grid thrall's upsert, as a pure function.
+"""How the search index applies thrall's messages: Grid's update rules, as pure functions.
 
-Every index backend applies exactly this rule (the Elasticsearch backend as a script), and the
-shared index test suite holds them to it.
+Every index backend applies exactly these rules (a remote one may run them as a script or as
+an optimistic read-modify-write), and the shared index test suite holds them to it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..dates import parse_iso
 
 Document = dict[str, Any]
+
+IMAGE = "image"
+USER_METADATA = "update-image-user-metadata"
 
 #: fields a re-sent image never overwrites on an existing document (other services own them)
 PRESERVED_ON_UPDATE = frozenset(
@@ -27,8 +31,36 @@ PRESERVED_ON_UPDATE = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class DocumentUpdate:
+    """One message's change to one document: a whole image, or a user's edits."""
+
+    image_id: str
+    kind: str
+    payload: Document
+    #: the message's lastModified (when it was sent)
+    last_modified: str
+
+    @classmethod
+    def image(cls, image: Document, last_modified: str) -> DocumentUpdate:
+        return cls(image["id"], IMAGE, image, last_modified)
+
+    @classmethod
+    def user_metadata(cls, image_id: str, edits: Document, last_modified: str) -> DocumentUpdate:
+        return cls(image_id, USER_METADATA, edits, last_modified)
+
+
+def apply_update(existing: Document | None, update: DocumentUpdate) -> Document | None:
+    """The document after ``update``; None when there is (still) no document."""
+    if update.kind == IMAGE:
+        return apply_image(existing, update.payload, update.last_modified)
+    if update.kind == USER_METADATA:
+        return apply_user_metadata(existing, update.payload, update.last_modified)
+    raise ValueError(f"unknown document update {update.kind!r}")
+
+
 def apply_image(existing: Document | None, image: Document, last_modified: str) -> Document:
-    """The document after applying an image message sent at ``last_modified``.
+    """Apply an image message sent at ``last_modified``.
 
     - no document: the image as sent, stamped with the message time;
     - a document at least as new as the message (an edit landed after this projection was
@@ -39,8 +71,7 @@ def apply_image(existing: Document | None, image: Document, last_modified: str) 
     """
     if existing is None:
         return {**image, "lastModified": last_modified}
-    stored_last_modified = existing.get("lastModified")
-    if stored_last_modified is not None and not _is_after(last_modified, stored_last_modified):
+    if not _newer(last_modified, existing.get("lastModified")):
         return existing
     document = dict(existing)
     identifiers = {**existing.get("identifiers", {}), **image.get("identifiers", {})}
@@ -48,11 +79,26 @@ def apply_image(existing: Document | None, image: Document, last_modified: str) 
     document["identifiers"] = identifiers
     credit = (document.get("metadata") or {}).get("credit")
     document["suggestMetadataCredit"] = {"input": [credit] if credit else []}
-    edits = document.get("userMetadata") or {}
-    edited_metadata = {k: v for k, v in (edits.get("metadata") or {}).items() if v != ""}
-    document["metadata"] = {**(document.get("originalMetadata") or {}), **edited_metadata}
-    document["usageRights"] = edits.get("usageRights") or document.get("originalUsageRights")
+    _refresh_from_edits(document)
     document["lastModified"] = last_modified
+    return document
+
+
+def apply_user_metadata(
+    existing: Document | None, edits: Document, last_modified: str
+) -> Document | None:
+    """Grid's update-image-user-metadata: the edits replace ``userMetadata`` only if they are
+    newer than the stored ones; metadata and usageRights are refreshed; lastModified moves on
+    only if the message is newer. Edits of an image that is not indexed change nothing."""
+    if existing is None:
+        return None
+    edited_at = edits.get("lastModified") or last_modified
+    if not _newer(edited_at, existing.get("userMetadataLastModified")):
+        return existing
+    document = {**existing, "userMetadata": edits, "userMetadataLastModified": edited_at}
+    _refresh_from_edits(document)
+    if _newer(last_modified, existing.get("lastModified")):
+        document["lastModified"] = last_modified
     return document
 
 
@@ -61,8 +107,18 @@ def is_fresh(document: Document, enqueued_version: str | None) -> bool:
     if enqueued_version is None:
         return True
     stored = document.get("lastModified")
-    return stored is not None and not _is_after(enqueued_version, stored)
+    return stored is not None and not _newer(enqueued_version, stored)
 
 
-def _is_after(first: str, second: str) -> bool:
-    return parse_iso(first) > parse_iso(second)
+def _refresh_from_edits(document: Document) -> None:
+    """metadata = originalMetadata overlaid by the edited fields (empty strings dropped);
+    usageRights = the edited rights, else the original ones."""
+    edits = document.get("userMetadata") or {}
+    edited_metadata = {k: v for k, v in (edits.get("metadata") or {}).items() if v != ""}
+    document["metadata"] = {**(document.get("originalMetadata") or {}), **edited_metadata}
+    document["usageRights"] = edits.get("usageRights") or document.get("originalUsageRights")
+
+
+def _newer(candidate: str, stored: str | None) -> bool:
+    """Is ``candidate`` strictly after ``stored`` (anything is newer than nothing)?"""
+    return stored is None or parse_iso(candidate) > parse_iso(stored)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..batching import chunked
 from ..sqlite_db import SqliteDatabase, sqlite_path
-from .base import ImageUpdate, SearchIndex
-from .documents import Document, apply_image
+from .base import SearchIndex
+from .documents import Document, DocumentUpdate, apply_update
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -20,6 +21,8 @@ CREATE TABLE IF NOT EXISTS documents (
 """
 
 CHUNK = 500
+#: a filter field: a dotted path of plain names (never interpolated unchecked into SQL)
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 class SqliteSearchIndex(SearchIndex):
@@ -33,14 +36,13 @@ class SqliteSearchIndex(SearchIndex):
         with self.db.read() as conn:
             return _fetch(conn, ids)
 
-    def apply_images(self, updates: Sequence[ImageUpdate]) -> None:
+    def apply(self, updates: Sequence[DocumentUpdate]) -> None:
         with self.db.write() as conn:
-            current = _fetch(conn, [u.image["id"] for u in updates])
+            current = _fetch(conn, [u.image_id for u in updates])
             for update in updates:
-                image_id = update.image["id"]
-                current[image_id] = apply_image(
-                    current.get(image_id), update.image, update.last_modified
-                )
+                document = apply_update(current.get(update.image_id), update)
+                if document is not None:
+                    current[update.image_id] = document
             conn.executemany(
                 "INSERT OR REPLACE INTO documents (id, document, last_modified) VALUES (?, ?, ?)",
                 (
@@ -60,6 +62,34 @@ class SqliteSearchIndex(SearchIndex):
     def clear(self) -> int:
         with self.db.write() as conn:
             return conn.execute("DELETE FROM documents").rowcount
+
+    def search(
+        self, text: str | None, filters: Mapping[str, str], limit: int, offset: int
+    ) -> tuple[int, list[Document]]:
+        """A LIKE per word over the JSON text (case-insensitive for ASCII), json_extract per
+        filter: enough for the embedded index; a real deployment searches Elasticsearch."""
+        clauses: list[str] = []
+        params: list[str | int] = []
+        for word in (text or "").split():
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            clauses.append("document LIKE ? ESCAPE '\\'")
+            params.append(f"%{escaped}%")
+        for field, value in filters.items():
+            if not _FIELD.match(field):
+                raise ValueError(f"not a field name: {field!r}")
+            clauses.append("json_extract(document, ?) = ?")
+            params += [f"$.{field}", value]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self.db.read() as conn:
+            total = int(
+                conn.execute(f"SELECT COUNT(*) FROM documents {where}", params).fetchone()[0]
+            )
+            rows = conn.execute(
+                f"SELECT document FROM documents {where} "
+                "ORDER BY json_extract(document, '$.uploadTime') DESC, id LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            ).fetchall()
+        return total, [json.loads(text) for (text,) in rows]
 
     def close(self) -> None:
         self.db.close()

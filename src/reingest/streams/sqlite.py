@@ -18,7 +18,9 @@ CREATE TABLE IF NOT EXISTS messages (
     lease_until REAL NOT NULL DEFAULT 0,
     deliveries INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS messages_ready ON messages (priority, lease_until, seq);
+-- oldest first per priority; leased messages are few and sit at the front, so skipping them
+-- is cheap, and neither receive nor lag sorts the backlog
+CREATE INDEX IF NOT EXISTS messages_by_priority ON messages (priority, seq);
 CREATE TABLE IF NOT EXISTS dead_letters (
     seq INTEGER PRIMARY KEY,
     priority TEXT NOT NULL,
@@ -85,10 +87,14 @@ class SqliteStreams(Streams):
 
     def lag(self, priority: Priority) -> StreamLag:
         with self.db.read() as conn:
-            depth, oldest = conn.execute(
-                "SELECT COUNT(*), MIN(enqueued_at) FROM messages WHERE priority = ?",
+            depth = conn.execute(
+                "SELECT COUNT(*) FROM messages WHERE priority = ?", (str(priority),)
+            ).fetchone()[0]
+            row = conn.execute(
+                "SELECT enqueued_at FROM messages WHERE priority = ? ORDER BY seq LIMIT 1",
                 (str(priority),),
             ).fetchone()
+            oldest = row[0] if row else None
         return StreamLag(depth, time.time() - oldest if oldest is not None else 0.0)
 
     def close(self) -> None:
