@@ -11,13 +11,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from . import claim_log
 from .config import Settings
 from .failures import normalise_reason
 from .index.base import SearchIndex
 from .index.documents import is_fresh
 from .progress.base import Outcome, ProgressTable
 from .states import State
-from .streams.base import Priority, Streams
+from .streams.base import Streams
 
 
 @dataclass
@@ -51,11 +52,12 @@ def check_batch(
         settings.lease_seconds,
     )
     report = CheckReport(claimed=[claim.id for claim in claims])
+    claim_log.record(settings.claim_log, owner, State.Locating, report.claimed)
     if not claims:
         return report
     try:
         documents = index.get_many(report.claimed)
-        waiting = streams.lag(Priority.LOW).depth + streams.lag(Priority.HIGH).depth
+        waiting = streams.pending()
     except Exception as error:
         reason = normalise_reason(f"index lookup failed: {type(error).__name__}: {error}")
         outcomes = [Outcome(claim.id, State.Enqueued, reason) for claim in claims]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from . import claim_log
 from .config import Settings
 from .dates import now_iso
 from .errors import TransientError
@@ -72,6 +73,7 @@ def index_batch(
         settings.lease_seconds,
     )
     report.claimed = [claim.id for claim in claims]
+    claim_log.record(settings.claim_log, owner, State.InProgress, report.claimed)
     if claims:
         with ThreadPoolExecutor(settings.projection_parallelism) as pool:
             projected = list(pool.map(lambda c: _project(projector, c, settings), claims))

@@ -27,10 +27,9 @@ from .loader import build_image, read_file
 from .metrics import collect, render, write_textfile
 from .originals.base import StoredOriginal, UploadRecord, image_id_of
 from .projection import Projector
-from .runner import RunSummary, remaining, run
+from .runner import RunSummary, remaining, run, run_thrall, run_worker
 from .services.local import LocalDataServices
-from .states import ACTIVE_STATES, FAILURE_STATES, State
-from .thrall import consume_once
+from .states import FAILURE_STATES, State
 from .workers import worker_name
 
 app = typer.Typer(
@@ -474,24 +473,15 @@ def _stop_on_signals() -> Any:
 @app.command("thrall")
 def thrall_command(
     until_done: Annotated[
-        bool, typer.Option("--until-done", help="Exit once both streams are empty.")
+        bool,
+        typer.Option(
+            "--until-done", help="Exit once the streams are empty and nothing is left to index."
+        ),
     ] = False,
 ) -> None:
     """Consume the streams (high priority first) and write the search index."""
-    stop = _stop_on_signals()
-    consumer = worker_name("thrall")
-    applied = dead = 0
     with components() as opened:
-        while not stop():
-            cycle = consume_once(
-                opened.streams, opened.index, consumer, opened.settings.lease_seconds
-            )
-            applied += cycle.applied
-            dead += cycle.dead
-            if cycle.idle:
-                if until_done:
-                    break
-                time.sleep(0.5)
+        applied, dead = run_thrall(opened, until_done=until_done, should_stop=_stop_on_signals())
     out.print(f"applied {applied:,} messages, dead-lettered {dead:,}")
 
 
@@ -505,26 +495,10 @@ def worker_command(
     """Run batch-index or batch-check in a loop, as a long-running worker."""
     if role not in ("index", "check"):
         raise fail(f"unknown worker {role!r}; expected index or check")
-    stop = _stop_on_signals()
-    owner = worker_name(role)
     with components() as opened:
-        projector = Projector(opened.originals, opened.services)
-        settings = opened.settings
-        # the indexer is done when nothing waits to be indexed; the checker when nothing is active
-        mine = {State.NotStarted, State.InProgress} if role == "index" else ACTIVE_STATES
-        while not stop():
-            if role == "index":
-                report: Any = index_batch(
-                    opened.progress, projector, opened.streams, settings, owner
-                )
-            else:
-                report = check_batch(opened.progress, opened.index, opened.streams, settings, owner)
-            if not report.claimed:
-                counts = opened.progress.counts()
-                if until_done and not any(counts.get(s) for s in mine):
-                    break
-                time.sleep(0.5)
-    out.print(f"{role} worker stopped")
+        outcomes = run_worker(opened, role, until_done=until_done, should_stop=_stop_on_signals())
+    summary = ", ".join(f"{n:,} {s.name}" for s, n in outcomes.items()) or "nothing"
+    out.print(f"{role} worker stopped: {summary}")
 
 
 @app.command()
@@ -541,6 +515,35 @@ def metrics(
             sys.stdout.write(render(registry))
         else:
             write_textfile(textfile, registry)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth", help="Serve without API keys (anyone who can connect may act)."
+        ),
+    ] = False,
+) -> None:
+    """Serve Grid's endpoints, the dashboard and /metrics over HTTP (keys: REINGEST_API_KEYS)."""
+    import uvicorn
+
+    from .http import create_app
+
+    with components() as opened:
+        if not opened.settings.api_keys and not insecure_no_auth:
+            raise fail(
+                "no API keys: set REINGEST_API_KEYS=key1,key2 (clients send X-Gu-Media-Key), "
+                "or pass --insecure-no-auth to serve without authentication"
+            )
+        if insecure_no_auth:
+            err.print(
+                "[yellow]warning:[/yellow] serving WITHOUT authentication (--insecure-no-auth)"
+            )
+        uvicorn.run(create_app(opened, insecure_no_auth=insecure_no_auth), host=host, port=port)
 
 
 METRICS_EVERY_SECONDS = 5.0

@@ -41,6 +41,12 @@ class Settings:
     projection_tries: int = 4
     #: the longest wait between two tries (backoff doubles from 0.1 s, with jitter, up to this)
     projection_backoff_cap_seconds: float = 5.0
+    #: append every claim to this file (an audit trail; see claim_log.py)
+    claim_log: Path | None = None
+    #: keys accepted by ``reingest serve`` (``REINGEST_API_KEYS``, comma-separated, or ``API_KEY``)
+    api_keys: tuple[str, ...] = ()
+    #: largest body ``POST /images`` (or an id list) may have, in bytes; larger → 413
+    max_upload_bytes: int = 50_000_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,4 +98,11 @@ class Settings:
             projection_backoff_cap_seconds=number(
                 "PROJECTION_BACKOFF_CAP_SECONDS", cls.projection_backoff_cap_seconds
             ),
+            claim_log=Path(env["REINGEST_CLAIM_LOG"]) if env.get("REINGEST_CLAIM_LOG") else None,
+            api_keys=tuple(
+                key.strip()
+                for key in (env.get("REINGEST_API_KEYS") or env.get("API_KEY") or "").split(",")
+                if key.strip()
+            ),
+            max_upload_bytes=int(number("MAX_UPLOAD_BYTES", cls.max_upload_bytes)),
         )

@@ -7,15 +7,16 @@ This is the embedded stand-in for the original's scheduled Lambdas plus a thrall
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .backends import Components
-from .batch_check import check_batch
-from .batch_index import index_batch
+from .batch_check import CheckReport, check_batch
+from .batch_index import IndexReport, index_batch
 from .projection import Projector
 from .states import ACTIVE_STATES, TERMINAL_STATES, State
-from .thrall import drain
+from .thrall import consume_once, drain
 from .workers import worker_name
 
 #: how long to wait when a cycle found nothing to do (e.g. waiting for a dead worker's lease)
@@ -88,3 +89,76 @@ def run(
 
 def _ended(outcomes: Mapping[State, int]) -> int:
     return sum(n for state, n in outcomes.items() if state in TERMINAL_STATES)
+
+
+#: what each long-running worker still waits for; once none of these remain it may stop
+WAITS_FOR = {
+    "index": frozenset({State.NotStarted, State.InProgress}),
+    "check": ACTIVE_STATES,
+    "thrall": frozenset({State.NotStarted, State.InProgress}),
+}
+
+
+def _nothing_left(components: Components, role: str) -> bool:
+    counts = components.progress.counts()
+    return not any(counts.get(state) for state in WAITS_FOR[role])
+
+
+def run_worker(
+    components: Components,
+    role: str,
+    *,
+    until_done: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Counter[State]:
+    """batch-index or batch-check in a loop (a distributed deployment runs many of these).
+    Sleeps when a batch moved nothing forward; returns the outcomes it produced."""
+    settings = components.settings
+    owner = worker_name(role)
+    projector = Projector(components.originals, components.services)
+    outcomes: Counter[State] = Counter()
+    while not should_stop():
+        report: IndexReport | CheckReport
+        if role == "index":
+            report = index_batch(
+                components.progress, projector, components.streams, settings, owner
+            )
+            moved = len(report.claimed)
+        else:
+            report = check_batch(
+                components.progress, components.index, components.streams, settings, owner
+            )
+            moved = _ended(report.outcomes)
+        outcomes.update(report.outcomes)
+        if not moved:
+            if until_done and _nothing_left(components, role):
+                break
+            time.sleep(IDLE_SLEEP_SECONDS)
+    return outcomes
+
+
+def run_thrall(
+    components: Components,
+    *,
+    until_done: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> tuple[int, int]:
+    """Consume until stopped (or, with until_done, until the streams are empty and no id is
+    left that could still be published). Returns (applied, dead-lettered)."""
+    consumer = worker_name("thrall")
+    applied = dead = 0
+    while not should_stop():
+        # looked at before consuming: indexers publish before they settle, so once nothing is
+        # left to index, every message already sits in the streams for this cycle to see
+        finished_indexing = until_done and _nothing_left(components, "thrall")
+        cycle = consume_once(
+            components.streams, components.index, consumer, components.settings.lease_seconds
+        )
+        applied += cycle.applied
+        dead += cycle.dead
+        if cycle.idle:
+            # messages leased to a consumer that died come back when their lease ends
+            if finished_indexing and not components.streams.pending():
+                break
+            time.sleep(IDLE_SLEEP_SECONDS)
+    return applied, dead

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import time
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from reingest.index.sqlite import SqliteSearchIndex
 from reingest.originals.file import FileOriginalsStore
 from reingest.progress.sqlite import SqliteProgressTable
+from reingest.runner import remaining
 from reingest.sample import generate_sample_library
 from reingest.states import ACTIVE_STATES, State
 
@@ -75,3 +78,75 @@ def test_two_index_batches_at_once_never_claim_the_same_id(cli: Cli, home: Path)
     summary = stats(cli)
     # ids with no original end NotFound; nobody else's claim was touched
     assert summary["counts"] == {"NotFound": 2_000, "NotStarted": 1_000}
+
+
+def ingest_sample(cli: Cli, home: Path, tmp_path: Path, count: int) -> list[str]:
+    generate_sample_library(tmp_path / "sample", count=count)
+    cli("ingest", str(tmp_path / "sample"), check=False)
+    ids = list(FileOriginalsStore((home / "originals").as_uri()).ids())
+    cli("ids", "upload", "-", stdin="\n".join(ids))
+    return ids
+
+
+def test_separate_worker_processes_never_share_a_claim(
+    cli: Cli, home: Path, tmp_path: Path
+) -> None:
+    """2 index workers, 2 check workers and thrall, each its own process, on one home."""
+    ids = ingest_sample(cli, home, tmp_path, count=120)
+    claims = tmp_path / "claims.log"
+    env = cli_env(home, BATCH_SIZE="8", REINGEST_CLAIM_LOG=str(claims))
+    roles = [("worker", "index"), ("worker", "index"), ("worker", "check"), ("worker", "check")]
+    processes = [
+        subprocess.Popen(
+            reingest_command(*role, "--until-done"), env=env, stdout=subprocess.PIPE, text=True
+        )
+        for role in [*roles, ("thrall",)]
+    ]
+    for process in processes:
+        assert process.wait(timeout=180) == 0
+    assert stats(cli)["counts"] == {"Verified": len(ids)}
+
+    owners_by_claim: dict[tuple[str, str], list[str]] = {}
+    for line in claims.read_text().splitlines():
+        _stamp, owner, state, image_id = line.split()
+        owners_by_claim.setdefault((state, image_id), []).append(owner)
+    indexed = {
+        image_id: owners for (state, image_id), owners in owners_by_claim.items() if state == "1"
+    }
+    # no lease expired (300 s), so each id was claimed for indexing exactly once, by one worker
+    assert sorted(indexed) == sorted(ids)
+    assert all(len(owners) == 1 for owners in indexed.values())
+    index_owners = {owners[0] for owners in indexed.values()}
+    assert len(index_owners) == 2, "both index workers should have taken a share"
+    assert {image_id for state, image_id in owners_by_claim if state == "5"} == set(ids)
+
+
+def test_random_sigkills_over_many_runs_lose_nothing(cli: Cli, home: Path, tmp_path: Path) -> None:
+    """Kill `reingest run` at random moments, 20 times over; every id still ends Verified once."""
+    rng = random.Random(2026)
+    ids = ingest_sample(cli, home, tmp_path, count=160)
+    progress = SqliteProgressTable(f"sqlite:///{home}/progress.db")
+    env = cli_env(home, BATCH_SIZE="2", REINGEST_LEASE_SECONDS="0.5")
+    interrupted = 0
+    for _ in range(20):
+        process = subprocess.Popen(
+            reingest_command("run", "--until-done"),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.4, 1.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        interrupted += remaining(progress.counts()) > 0
+        assert sum(progress.counts().values()) == len(ids)
+    assert interrupted >= 15, f"only {interrupted} of 20 kills landed mid-run"
+    cli("run", "--until-done", BATCH_SIZE="2", REINGEST_LEASE_SECONDS="0.5")
+    summary = stats(cli)
+    assert summary["total"] == len(ids)
+    assert summary["counts"] == {"Verified": len(ids)}
+    assert progress.counts() == progress.recount()
+    progress.close()
+    index = SqliteSearchIndex(f"sqlite:///{home}/index.db")
+    assert index.count() == len(ids)
+    index.close()

@@ -73,5 +73,9 @@ class Streams(ABC):
     def lag(self, priority: Priority) -> StreamLag:
         """Messages not yet acked, and the age of the oldest of them."""
 
+    def pending(self) -> int:
+        """Messages not yet acked on either stream."""
+        return sum(self.lag(priority).depth for priority in Priority)
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
