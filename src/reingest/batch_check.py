@@ -56,7 +56,7 @@ def check_batch(
     if not claims:
         return report
     try:
-        documents = index.get_many(report.claimed)
+        versions = index.versions(report.claimed)
         waiting = streams.pending()
     except Exception as error:
         reason = normalise_reason(f"index lookup failed: {type(error).__name__}: {error}")
@@ -64,12 +64,12 @@ def check_batch(
     else:
         outcomes = []
         for claim in claims:
-            document = documents.get(claim.id)
-            if document is not None and is_fresh(document, claim.enqueued_version):
+            present = claim.id in versions
+            if present and is_fresh(versions[claim.id], claim.enqueued_version):
                 outcomes.append(Outcome(claim.id, State.Verified))
             elif waiting:
                 outcomes.append(Outcome(claim.id, State.Enqueued, "not indexed yet"))
-            elif document is None:
+            elif not present:
                 outcomes.append(Outcome(claim.id, State.Inconsistent, "not in the index"))
             else:
                 reason = "index holds an older document than the projection enqueued"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -75,8 +76,7 @@ def index_batch(
     report.claimed = [claim.id for claim in claims]
     claim_log.record(settings.claim_log, owner, State.InProgress, report.claimed)
     if claims:
-        with ThreadPoolExecutor(settings.projection_parallelism) as pool:
-            projected = list(pool.map(lambda c: _project(projector, c, settings), claims))
+        projected = _project_all(projector, claims, settings)
         payloads = [payload for _outcome, payload in projected if payload is not None]
         if payloads:
             streams.publish(Priority.LOW, payloads)
@@ -85,6 +85,17 @@ def index_batch(
         report.outcomes.update(outcome.state for outcome in outcomes)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _project_all(
+    projector: Projector, claims: Sequence[Claim], settings: Settings
+) -> list[tuple[Outcome, bytes | None]]:
+    """Threads pay off when projection waits on remote services; for local, CPU-bound
+    projection they only add switching, so parallelism 1 runs inline."""
+    if settings.projection_parallelism <= 1:
+        return [_project(projector, claim, settings) for claim in claims]
+    with ThreadPoolExecutor(settings.projection_parallelism) as pool:
+        return list(pool.map(lambda claim: _project(projector, claim, settings), claims))
 
 
 #: failures worth another try; anything else (a corrupt original, no original) is permanent

@@ -10,7 +10,7 @@ import gzip
 import json
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import PrivateAttr, ValidationError
 
 from .dates import from_epoch, now_iso
 from .errors import MessageDecodeError
@@ -29,6 +29,13 @@ class UpdateMessage(GridModel):
     image: Image | None = None
     id: str | None = None
     edits: Edits | None = None
+    #: the image JSON exactly as received, so thrall indexes it without re-serialising
+    _image_json: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def image_document(self) -> dict[str, Any] | None:
+        if self._image_json is not None:
+            return self._image_json
+        return self.image.to_json() if self.image is not None else None
 
 
 def reingest_message(image: Image, last_modified: str | None = None) -> UpdateMessage:
@@ -60,6 +67,8 @@ def decode(payload: bytes) -> UpdateMessage:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise MessageDecodeError(f"invalid UpdateMessage: {where}: {first['msg']}") from error
+    if isinstance(data.get("image"), dict):
+        message._image_json = data["image"]
     if message.subject in IMAGE_SUBJECTS and message.image is None:
         raise MessageDecodeError(f"missing field image for subject {message.subject}")
     if message.subject in (DELETE_IMAGE, USER_METADATA) and not message.id:

@@ -93,8 +93,9 @@ def _apply(streams: Streams, index: SearchIndex, deliveries: Sequence[Delivery])
 
 def document_update(message: UpdateMessage) -> DocumentUpdate | None:
     """The index change a message asks for; None for subjects thrall has no processor for."""
-    if message.subject in IMAGE_SUBJECTS and message.image is not None:
-        return DocumentUpdate.image(message.image.to_json(), message.lastModified)
+    image = message.image_document()
+    if message.subject in IMAGE_SUBJECTS and image is not None:
+        return DocumentUpdate.image(image, message.lastModified)
     if message.subject == USER_METADATA and message.id and message.edits is not None:
         return DocumentUpdate.user_metadata(
             message.id, message.edits.to_json(), message.lastModified

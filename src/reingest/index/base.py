@@ -16,6 +16,11 @@ class SearchIndex(ABC):
     def get_many(self, ids: Sequence[str]) -> dict[str, Document]:
         """The documents that exist among ``ids`` (missing ids are absent from the result)."""
 
+    def versions(self, ids: Sequence[str]) -> dict[str, str | None]:
+        """lastModified of the documents that exist among ``ids`` (what the checker needs);
+        backends that can fetch just that field should."""
+        return {image_id: doc.get("lastModified") for image_id, doc in self.get_many(ids).items()}
+
     @abstractmethod
     def apply(self, updates: Sequence[DocumentUpdate]) -> None:
         """Apply a batch of updates with ``documents.apply_update``'s rules, in order; the

@@ -102,12 +102,12 @@ def apply_user_metadata(
     return document
 
 
-def is_fresh(document: Document, enqueued_version: str | None) -> bool:
-    """The checker's test: the document is at least as new as the projection that was enqueued."""
+def is_fresh(stored_last_modified: str | None, enqueued_version: str | None) -> bool:
+    """The checker's test: the indexed document (its lastModified) is at least as new as the
+    projection that was enqueued."""
     if enqueued_version is None:
         return True
-    stored = document.get("lastModified")
-    return stored is not None and not _newer(enqueued_version, stored)
+    return stored_last_modified is not None and not _newer(enqueued_version, stored_last_modified)
 
 
 def _refresh_from_edits(document: Document) -> None:

@@ -36,6 +36,18 @@ class SqliteSearchIndex(SearchIndex):
         with self.db.read() as conn:
             return _fetch(conn, ids)
 
+    def versions(self, ids: Sequence[str]) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        with self.db.read() as conn:
+            for chunk in chunked(ids, CHUNK):
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    conn.execute(
+                        f"SELECT id, last_modified FROM documents WHERE id IN ({marks})", chunk
+                    ).fetchall()
+                )
+        return found
+
     def apply(self, updates: Sequence[DocumentUpdate]) -> None:
         with self.db.write() as conn:
             current = _fetch(conn, [u.image_id for u in updates])
