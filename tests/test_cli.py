@@ -120,3 +120,11 @@ def test_help_lists_every_contract_command(invoke) -> None:  # type: ignore[no-u
         "services",
     ):
         assert command in output
+
+
+def test_reindex_queues_every_original_and_runs_to_the_end(invoke, fixtures_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    invoke("ingest", str(fixtures_dir / "getty.jpg"), str(fixtures_dir / "pa.jpg"))
+    assert "queued 2 originals" in invoke("reindex")
+    assert json.loads(invoke("stats", "--json")) == {"counts": {"Verified": 2}, "total": 2}
+    assert "queued 2 originals" in invoke("reindex")
+    assert json.loads(invoke("stats", "--json")) == {"counts": {"Verified": 2}, "total": 2}

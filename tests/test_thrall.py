@@ -70,3 +70,19 @@ def test_delete_image_removes_the_document(components: Components) -> None:
     streams.publish(Priority.HIGH, [encode(delete)])
     drain(streams, index, "t", 30, 5)
     assert index.get("a") is None
+
+
+def test_a_user_edit_overtakes_a_hundred_thousand_waiting_reingest_messages(
+    components: Components,
+) -> None:
+    streams, index = components.streams, components.index
+    backlog = encode(reingest_message(image("reingested")))
+    for _ in range(10):
+        streams.publish(Priority.LOW, [backlog] * 10_000)
+    consume_once(streams, index, "t", 30, batch=200)  # thrall is busy with the backlog...
+    streams.publish(Priority.HIGH, [encode(reingest_message(image("edit", "user edit")))])
+    cycle = consume_once(streams, index, "t", 30, batch=200)  # ...and the edit is next
+    assert cycle.priority == Priority.HIGH and cycle.applied == 1
+    document = index.get("edit")
+    assert document is not None and document["metadata"]["title"] == "user edit"
+    assert streams.lag(Priority.LOW).depth == 100_000 - 200

@@ -21,7 +21,7 @@ from .batch_check import check_batch
 from .batch_index import index_batch
 from .config import Settings
 from .errors import ImageNotFound, LoaderError, ReingestError
-from .ids import upload_ids
+from .ids import queue_full_reindex, upload_ids
 from .ingest import ingest_files, iter_files
 from .loader import build_image, read_file
 from .metrics import collect, render, write_textfile
@@ -362,6 +362,18 @@ def _print_failures(groups: list[Any]) -> None:
 
 
 # ---------------------------------------------------------------- workers
+
+
+@app.command()
+def reindex() -> None:
+    """Queue every stored original and reingest everything, until done (a periodic full
+    reindex: run it from cron or a systemd timer)."""
+    with components() as opened, live_progress() as bar:
+        queued = queue_full_reindex(opened.progress, opened.originals)
+        bar.console.print(f"queued {queued.valid:,} originals for a full reindex")
+        summary = run(opened, on_tick=_progress_ticker(bar), should_stop=_stop_on_signals())
+    out.print(counts_table(summary.counts, "Reindex result"))
+    out.print(f"nothing left to do: finished in {summary.seconds:.1f}s")
 
 
 @app.command("index-batch")

@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .batching import chunked
+from .originals.base import OriginalsStore
 from .progress.base import ProgressTable
+from .states import State
 
 _VALID_ID = re.compile(r"^[0-9a-f]{40}$")
 #: malformed lines reported individually; the rest are only counted
@@ -62,4 +64,11 @@ def upload_ids(
         report.added += progress.add(batch)
         if on_batch:
             on_batch(len(batch))
+    return report
+
+
+def queue_full_reindex(progress: ProgressTable, originals: OriginalsStore) -> UploadReport:
+    """Queue every stored original and put every known id back to NotStarted: a full reindex."""
+    report = upload_ids(progress, originals.ids())
+    progress.reset(list(State), State.NotStarted)
     return report

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .backends import Components
-from .ids import upload_ids
+from .ids import queue_full_reindex
 from .ingest import ingest_files
 from .originals.base import UploadRecord
 from .projection import Projector
@@ -92,8 +92,7 @@ def quickstart(
     say(f"index holds {report.indexed_before_loss} documents")
     report.lost = components.index.clear()
     say(f"simulated data loss: deleted {report.lost} documents from the index")
-    uploaded = upload_ids(components.progress, components.originals.ids())
-    components.progress.reset(list(State), State.NotStarted)
+    uploaded = queue_full_reindex(components.progress, components.originals)
     say(f"queued {uploaded.valid} ids for reingestion")
     report.summary = run(components, until_done=True, on_tick=on_tick)
     report.unexpected = _unexpected(components, good, broken)

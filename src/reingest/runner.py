@@ -21,6 +21,9 @@ from .workers import worker_name
 
 #: how long to wait when a cycle found nothing to do (e.g. waiting for a dead worker's lease)
 IDLE_SLEEP_SECONDS = 0.5
+#: an idle thrall polls again soon, backing off to at most this (a user edit waits ≤ this)
+THRALL_IDLE_FIRST_SECONDS = 0.005
+THRALL_IDLE_MAX_SECONDS = 0.1
 #: thrall cycles per loop, so checks and index batches interleave with consumption
 THRALL_CYCLES_PER_LOOP = 20
 
@@ -147,6 +150,7 @@ def run_thrall(
     left that could still be published). Returns (applied, dead-lettered)."""
     consumer = worker_name("thrall")
     applied = dead = 0
+    idle_sleep = THRALL_IDLE_FIRST_SECONDS
     while not should_stop():
         # looked at before consuming: indexers publish before they settle, so once nothing is
         # left to index, every message already sits in the streams for this cycle to see
@@ -156,9 +160,12 @@ def run_thrall(
         )
         applied += cycle.applied
         dead += cycle.dead
-        if cycle.idle:
-            # messages leased to a consumer that died come back when their lease ends
-            if finished_indexing and not components.streams.pending():
-                break
-            time.sleep(IDLE_SLEEP_SECONDS)
+        if not cycle.idle:
+            idle_sleep = THRALL_IDLE_FIRST_SECONDS
+            continue
+        # messages leased to a consumer that died come back when their lease ends
+        if finished_indexing and not components.streams.pending():
+            break
+        time.sleep(idle_sleep)
+        idle_sleep = min(idle_sleep * 2, THRALL_IDLE_MAX_SECONDS)
     return applied, dead
