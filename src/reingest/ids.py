@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .batching import chunked
@@ -44,27 +44,32 @@ def upload_ids(
 ) -> UploadReport:
     """Add every valid id at NotStarted, streaming in batches; harmless to run again."""
     report = UploadReport()
+    for chunk in chunked(lines, batch_size):
+        ids = _valid_ids(chunk, report)
+        report.lines += len(chunk)
+        report.valid += len(ids)
+        if ids:
+            report.added += progress.add(ids)
+        if on_batch:
+            on_batch(len(ids))
+    return report
 
-    def valid_ids() -> Iterator[str]:
-        for number, line in enumerate(lines, start=1):
-            report.lines = number
-            text = line.strip()
-            if not text:
-                continue
-            image_id = normalise_id(text)
-            if image_id is None:
+
+def _valid_ids(chunk: Sequence[str], report: UploadReport) -> list[str]:
+    """The chunk's ids in canonical form; blank lines skipped, malformed ones reported.
+    One comprehension over the chunk: per-line function calls dominate at 50M lines."""
+    texts = [line.strip().lower() for line in chunk]
+    valid = [text for text in texts if _VALID_ID.match(text)]
+    blanks = texts.count("")
+    if len(valid) + blanks < len(texts):
+        for offset, text in enumerate(texts):
+            if text and not _VALID_ID.match(text):
                 report.malformed += 1
                 if len(report.malformed_examples) < MALFORMED_EXAMPLES:
-                    report.malformed_examples.append((number, text[:80]))
-                continue
-            report.valid += 1
-            yield image_id
-
-    for batch in chunked(valid_ids(), batch_size):
-        report.added += progress.add(batch)
-        if on_batch:
-            on_batch(len(batch))
-    return report
+                    report.malformed_examples.append(
+                        (report.lines + offset + 1, chunk[offset].strip()[:80])
+                    )
+    return valid
 
 
 def queue_full_reindex(progress: ProgressTable, originals: OriginalsStore) -> UploadReport:

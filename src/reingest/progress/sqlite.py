@@ -48,7 +48,7 @@ class SqliteProgressTable(ProgressTable):
     def add(self, ids: Iterable[str]) -> int:
         added = 0
         now = time.time()
-        for chunk in chunked(ids, 5_000):
+        for chunk in chunked(ids, 25_000):
             with self.db.write() as conn:
                 # sorted keys fill B-tree pages in order: far fewer page splits
                 new = conn.executemany(
