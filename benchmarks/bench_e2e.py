@@ -30,11 +30,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument(
+        "--parallelism", type=int, default=1, help="projection threads per batch (1 = inline)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder) / "home"
         sample = generate_sample_library(Path(folder) / "sample", count=args.images)
-        settings = Settings.from_env({"REINGEST_HOME": str(home), "BATCH_SIZE": str(args.batch_size)})
+        settings = Settings.from_env(
+            {
+                "REINGEST_HOME": str(home),
+                "BATCH_SIZE": str(args.batch_size),
+                "REINGEST_PROJECTION_PARALLELISM": str(args.parallelism),
+            }
+        )
         with Components(settings) as components:
             assert isinstance(components.services, LocalDataServices)
             components.services.load(sample.services.items())
@@ -53,7 +62,10 @@ def main() -> None:
             verified = components.progress.counts().get(State.Verified, 0)
         assert verified == len(ids), f"only {verified} of {len(ids)} verified"
     ours = verified / seconds
-    print(f"end-to-end reingestion, {len(ids):,} small originals, batch {args.batch_size}, one process")
+    print(
+        f"end-to-end reingestion, {len(ids):,} small originals, batch {args.batch_size}, "
+        f"projection parallelism {args.parallelism}, one process"
+    )
     print(f"{'bare projection':<22}{bare:>10,.0f} images/s")
     print(f"{'reingest run':<22}{ours:>10,.0f} images/s   ({summary.loops} loops, {seconds:.1f}s)")
     print(f"{'ratio':<22}{ours / bare:>10.2f}   (target >= 0.70)")

@@ -45,7 +45,7 @@ def reingest_message(image: Image, last_modified: str | None = None) -> UpdateMe
 
 
 def encode(message: UpdateMessage, compress: bool = False) -> bytes:
-    body = json.dumps(message.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+    body = message.to_json_bytes()
     return b"\x00" + gzip.compress(body, compresslevel=5) if compress else body
 
 

@@ -2,13 +2,13 @@
 
 Every model keeps unknown keys (``extra="allow"``) and dates stay ISO strings exactly as read,
 so a document read from a real Grid is written back without losing or renaming anything.
-Optional keys are left out when empty, as Play's JSON writers do; the few keys Grid always
-writes (even as ``null``) are listed in ``_always_written``.
+Optional keys are left out when empty, as Play's JSON writers do; the one key Grid writes as
+``null`` (``leases.lastModified``) is written by its model's serializer.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 from pydantic.functional_serializers import SerializerFunctionWrapHandler
@@ -17,18 +17,16 @@ JsonObject = dict[str, Any]
 
 
 class GridModel(BaseModel):
-    """Base: keeps unknown keys, drops ``None`` on output except for ``_always_written`` keys."""
+    """Base: keeps unknown keys; ``None`` means absent and is left out on output."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
-    _always_written: ClassVar[frozenset[str]] = frozenset()
-
-    @model_serializer(mode="wrap")
-    def _drop_absent(self, handler: SerializerFunctionWrapHandler) -> JsonObject:
-        data: JsonObject = handler(self)
-        return {k: v for k, v in data.items() if v is not None or k in self._always_written}
 
     def to_json(self) -> JsonObject:
-        return self.model_dump(mode="json", by_alias=True)
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def to_json_bytes(self) -> bytes:
+        """Compact UTF-8 JSON, serialised in pydantic's core (the hot path of every message)."""
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
 
 
 class Dimensions(GridModel):
@@ -126,9 +124,15 @@ class MediaLease(GridModel):
 
 
 class LeasesByMedia(GridModel):
-    _always_written: ClassVar[frozenset[str]] = frozenset({"lastModified"})
     leases: list[MediaLease] = Field(default_factory=list)
     lastModified: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _write_last_modified(self, handler: SerializerFunctionWrapHandler) -> JsonObject:
+        """Grid always writes ``lastModified`` here, as null when there is none."""
+        data: JsonObject = handler(self)
+        data.setdefault("lastModified", self.lastModified)
+        return data
 
 
 class Usage(GridModel):
@@ -160,7 +164,6 @@ class Crop(GridModel):
 
 
 class Edits(GridModel):
-    _always_written: ClassVar[frozenset[str]] = frozenset({"archived", "labels"})
     archived: bool = False
     labels: list[str] = Field(default_factory=list)
     metadata: ImageMetadata | None = None
@@ -184,7 +187,6 @@ class ImageStatusRecord(GridModel):
 
 
 class SyndicationRights(GridModel):
-    _always_written: ClassVar[frozenset[str]] = frozenset({"isInferred"})
     published: str | None = None
     suppliers: list[JsonObject] = Field(default_factory=list)
     rights: list[JsonObject] = Field(default_factory=list)
