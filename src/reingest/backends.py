@@ -19,11 +19,30 @@ T = TypeVar("T")
 
 #: component → scheme → "module:Class" (relative to this package)
 REGISTRY: dict[str, dict[str, str]] = {
-    "progress": {"sqlite": "progress.sqlite:SqliteProgressTable"},
-    "streams": {"sqlite": "streams.sqlite:SqliteStreams"},
-    "index": {"sqlite": "index.sqlite:SqliteSearchIndex"},
-    "originals": {"file": "originals.file:FileOriginalsStore"},
-    "services": {"sqlite": "services.local:LocalDataServices"},
+    "progress": {
+        "sqlite": "progress.sqlite:SqliteProgressTable",
+        "postgresql": "progress.postgres:PostgresProgressTable",
+        "dynamodb": "progress.dynamodb:DynamoProgressTable",
+    },
+    "streams": {
+        "sqlite": "streams.sqlite:SqliteStreams",
+        "redis": "streams.redis_streams:RedisStreams",
+        "kinesis": "streams.kinesis:KinesisStreams",
+    },
+    "index": {
+        "sqlite": "index.sqlite:SqliteSearchIndex",
+        "http": "index.elasticsearch:ElasticsearchIndex",
+        "https": "index.elasticsearch:ElasticsearchIndex",
+    },
+    "originals": {
+        "file": "originals.file:FileOriginalsStore",
+        "s3": "originals.s3:S3OriginalsStore",
+    },
+    "services": {
+        "sqlite": "services.local:LocalDataServices",
+        "http": "services.http:HttpDataServices",
+        "https": "services.http:HttpDataServices",
+    },
 }
 
 

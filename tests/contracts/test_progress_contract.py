@@ -11,16 +11,27 @@ import pytest
 from reingest.progress.base import Outcome, ProgressTable
 from reingest.states import State
 
+#: real servers for the non-embedded backends (tests/servers.py; moto for AWS: tests/aws.py)
+pytest_plugins = ["servers", "aws"]
+
 
 def make_ids(n: int, offset: int = 0) -> list[str]:
     return [f"{i + offset:040x}" for i in range(n)]
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql", "dynamodb"])
 def table(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProgressTable]:
     from reingest.backends import open_backend
 
-    url = {"sqlite": f"sqlite:///{tmp_path}/progress.db"}[request.param]
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")  # started only when this param runs
+    elif request.param == "dynamodb":
+        from aws import unique_name
+
+        request.getfixturevalue("aws_env")  # moto, started only when this param runs
+        url = f"dynamodb://{unique_name('progress')}"
+    else:
+        url = f"sqlite:///{tmp_path}/progress.db"
     backend = open_backend("progress", url, ProgressTable)
     yield backend
     backend.close()

@@ -10,12 +10,23 @@ import pytest
 
 from reingest.streams.base import Priority, Streams
 
+#: real servers for the non-embedded backends (tests/servers.py; moto for AWS: tests/aws.py)
+pytest_plugins = ["servers", "aws"]
 
-@pytest.fixture(params=["sqlite"])
+
+@pytest.fixture(params=["sqlite", "redis", "kinesis"])
 def streams(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Streams]:
     from reingest.backends import open_backend
 
-    url = {"sqlite": f"sqlite:///{tmp_path}/streams.db"}[request.param]
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")  # started only when this param runs
+    elif request.param == "kinesis":
+        from aws import unique_name
+
+        request.getfixturevalue("aws_env")  # moto, started only when this param runs
+        url = f"kinesis://{unique_name('streams')}"
+    else:
+        url = f"sqlite:///{tmp_path}/streams.db"
     backend = open_backend("streams", url, Streams)
     yield backend
     backend.close()
