@@ -48,8 +48,8 @@ def cli(home: Path) -> Cli:
     return run
 
 
-def stats(cli: Cli) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(cli("stats", "--json").stdout)
+def stats(cli: Cli, **env: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(cli("stats", "--json", **env).stdout)
     return data
 
 
