@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -42,10 +43,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class ServerUnavailable(Exception):
+    """The server's binaries or driver are not installed here."""
+
+
 def _run(command: list[str]) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
-        pytest.fail(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}", pytrace=False)
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
 
 
 def _postgres_bin(name: str) -> str | None:
@@ -56,12 +61,12 @@ def _postgres_bin(name: str) -> str | None:
     return candidates[-1] if candidates else None
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
     """A running PostgreSQL cluster; yields a conninfo URL for its ``postgres`` database."""
     initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
     if initdb is None or pg_ctl is None:
-        _missing(f"PostgreSQL server binaries (initdb, pg_ctl) not found: {APT}")
+        raise ServerUnavailable(f"PostgreSQL server binaries (initdb, pg_ctl) not found: {APT}")
     # PostgreSQL refuses to run as root: run it as the postgres OS user, in a directory it owns
     # (not under pytest's tmp dirs, which are private to root)
     as_user: list[str] = []
@@ -70,7 +75,9 @@ def postgres_server() -> Iterator[str]:
         try:
             owner = pwd.getpwnam("postgres")
         except KeyError:
-            _missing(f"running as root but there is no postgres OS user: {APT}")
+            raise ServerUnavailable(
+                f"running as root but there is no postgres OS user: {APT}"
+            ) from None
     workdir = Path(tempfile.mkdtemp(prefix="reingest-pg-"))
     if owner is not None:
         os.chown(workdir, owner.pw_uid, owner.pw_gid)
@@ -104,6 +111,15 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    try:
+        with throwaway_postgres() as url:
+            yield url
+    except ServerUnavailable as missing:
+        _missing(str(missing))
+
+
 @pytest.fixture
 def postgres_url(postgres_server: str) -> str:
     """A URL to a new, empty database on the session's server."""
@@ -118,16 +134,18 @@ def postgres_url(postgres_server: str) -> str:
     return postgres_server.rsplit("/", 1)[0] + f"/{name}"
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[str]:
+@contextmanager
+def throwaway_redis() -> Iterator[str]:
     """A running Redis; yields its base URL."""
     try:
         import redis  # noqa: F401 - only checking the driver is there
     except ImportError:
-        _missing("the redis driver is not installed (pip install -e '.[redis]')")
+        raise ServerUnavailable(
+            "the redis driver is not installed (pip install -e '.[redis]')"
+        ) from None
     binary = shutil.which("redis-server")
     if binary is None:
-        _missing(f"redis-server not found: {APT}")
+        raise ServerUnavailable(f"redis-server not found: {APT}")
     workdir = Path(tempfile.mkdtemp(prefix="reingest-redis-"))
     port = _free_port()
     process = subprocess.Popen(
@@ -160,7 +178,7 @@ def redis_server() -> Iterator[str]:
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"redis-server did not start on port {port}", pytrace=False)
+                raise RuntimeError(f"redis-server did not start on port {port}")
             time.sleep(0.05)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
@@ -171,6 +189,15 @@ def redis_server() -> Iterator[str]:
             process.kill()
             process.wait()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    try:
+        with throwaway_redis() as url:
+            yield url
+    except ServerUnavailable as missing:
+        _missing(str(missing))
 
 
 @pytest.fixture
