@@ -1,0 +1,97 @@
+"""Grid's image-loader: ``POST /images`` (an upload) and ``GET /images/project/{id}``.
+
+An upload goes through ``reingest.ingest`` exactly as ``reingest ingest`` does (store, project,
+publish on the high-priority stream); the body is read in chunks and refused with 413 as soon as
+it passes the configured limit.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from ...backends import Components
+from ...errors import CorruptFile, LoaderError, UnsupportedFileType
+from ...ingest import ingest_files
+from ...loader import read_file
+from ...projection import Projector
+from ..auth import require_key
+from ..deps import BaseUrl, ComponentsDep
+from ..errors import ApiError, ImageId
+from .projection import projection_response
+
+router = APIRouter(tags=["loader"], dependencies=[Depends(require_key)])
+
+DEFAULT_FILENAME = "upload"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 once larger than ``limit`` (declared or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "file-too-large", f"uploads are limited to {limit:,} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "file-too-large", f"uploads are limited to {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def safe_filename(filename: str | None) -> str:
+    """Only the last path part of what the client says; never ``..`` or empty."""
+    name = Path(filename or "").name.replace("\x00", "")[:255]
+    return name if name.strip(".") else DEFAULT_FILENAME
+
+
+def ingest_upload(components: Components, data: bytes, filename: str, uploaded_by: str) -> str:
+    """Refuse what the loader cannot read (415 with Grid's error keys), else ingest it."""
+    try:
+        read_file(data, filename)
+    except UnsupportedFileType as error:
+        raise ApiError(415, "unsupported-type", str(error)) from None
+    except (CorruptFile, LoaderError) as error:
+        raise ApiError(415, "bad-file", str(error)) from None
+    with tempfile.TemporaryDirectory(prefix="reingest-upload-") as folder:
+        path = Path(folder) / filename
+        path.write_bytes(data)
+        projector = Projector(components.originals, components.services)
+        report = ingest_files(
+            [path], components.originals, projector, components.streams, uploaded_by
+        )
+    if report.failed:
+        raise ApiError(415, "bad-file", report.failed[0][1])
+    return (report.stored + report.already_stored)[0]
+
+
+@router.post(
+    "/images",
+    status_code=202,
+    summary="Upload an image (the body is the file's bytes)",
+    responses={413: {"description": "too large"}, 415: {"description": "refused by the loader"}},
+)
+async def upload(
+    request: Request,
+    components: ComponentsDep,
+    base: BaseUrl,
+    uploaded_by: Annotated[str, Query(alias="uploadedBy")] = "reingest",
+    filename: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    data = await read_body(request, components.settings.max_upload_bytes)
+    if not data:
+        raise ApiError(400, "empty-file", "the request body is empty")
+    name = safe_filename(filename)
+    image_id = await run_in_threadpool(ingest_upload, components, data, name, uploaded_by)
+    return {"uri": f"{base}/images/{image_id}", "data": {"id": image_id}}
+
+
+@router.get("/images/project/{image_id}", summary="The loader's projection of a stored image")
+def project(image_id: ImageId, components: ComponentsDep) -> JSONResponse:
+    return projection_response(components, image_id)
