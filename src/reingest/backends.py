@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 from .config import Settings
@@ -14,6 +14,9 @@ from .originals.base import OriginalsStore
 from .progress.base import ProgressTable
 from .services.base import DataServices
 from .streams.base import Streams
+
+if TYPE_CHECKING:
+    from .projection import ImageProjector
 
 T = TypeVar("T")
 
@@ -45,6 +48,15 @@ REGISTRY: dict[str, dict[str, str]] = {
     },
 }
 
+#: the pip extra that brings a scheme's driver (schemes not listed need none)
+EXTRAS = {
+    "postgresql": "postgres",
+    "redis": "redis",
+    "dynamodb": "aws",
+    "kinesis": "aws",
+    "s3": "aws",
+}
+
 
 def open_backend(component: str, url: str, interface: type[T]) -> T:
     scheme = urlparse(url).scheme
@@ -58,7 +70,7 @@ def open_backend(component: str, url: str, interface: type[T]) -> T:
     except ImportError as missing:
         raise ConfigurationError(
             f"the {scheme}:// {component} backend needs {missing.name}: "
-            f"pip install 'reingest[{scheme}]'"
+            f"pip install 'reingest[{_extra(component, scheme)}]'"
         ) from missing
     backend: Any = getattr(module, class_name)(url)
     assert isinstance(backend, interface)
@@ -91,7 +103,28 @@ class Components:
     def services(self) -> DataServices:
         return open_backend("services", self.settings.services_url, DataServices)
 
+    @cached_property
+    def projector(self) -> ImageProjector:
+        """The projection batch-index uses: here (loader + data services), or over HTTP when
+        ``projection_url`` is set (the original's PROJECTION_ENDPOINT), its key checked first."""
+        if self.settings.projection_url:
+            from .projection_client import HttpProjector
+
+            remote = HttpProjector(self.settings.projection_url, self.settings.projection_api_key)
+            try:
+                remote.verify_key()
+            except BaseException:
+                remote.close()
+                raise
+            return remote
+        from .projection import Projector
+
+        return Projector(self.originals, self.services, self.settings.cleaners)
+
     def close(self) -> None:
+        closing = getattr(self.__dict__.pop("projector", None), "close", None)
+        if closing is not None:
+            closing()
         for name in ("progress", "streams", "index", "originals", "services"):
             if name in self.__dict__:
                 self.__dict__.pop(name).close()
@@ -101,3 +134,9 @@ class Components:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def _extra(component: str, scheme: str) -> str:
+    if component == "index" and scheme.startswith("http"):
+        return "elasticsearch"
+    return EXTRAS.get(scheme, scheme)

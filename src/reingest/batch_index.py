@@ -21,7 +21,7 @@ from .errors import TransientError
 from .failures import classify
 from .messages import encode, reingest_message
 from .progress.base import Claim, Outcome, ProgressTable
-from .projection import Projector
+from .projection import ImageProjector
 from .states import State
 from .streams.base import Priority, Streams
 
@@ -56,7 +56,7 @@ def back_pressure(streams: Streams, settings: Settings) -> str | None:
 
 def index_batch(
     progress: ProgressTable,
-    projector: Projector,
+    projector: ImageProjector,
     streams: Streams,
     settings: Settings,
     owner: str,
@@ -88,7 +88,7 @@ def index_batch(
 
 
 def _project_all(
-    projector: Projector, claims: Sequence[Claim], settings: Settings
+    projector: ImageProjector, claims: Sequence[Claim], settings: Settings
 ) -> list[tuple[Outcome, bytes | None]]:
     """Threads pay off when projection waits on remote services; for local, CPU-bound
     projection they only add switching, so parallelism 1 runs inline."""
@@ -103,7 +103,7 @@ TRANSIENT = (TransientError, TimeoutError, ConnectionError)
 
 
 def _project(
-    projector: Projector, claim: Claim, settings: Settings
+    projector: ImageProjector, claim: Claim, settings: Settings
 ) -> tuple[Outcome, bytes | None]:
     """Project one image; every failure becomes an outcome with a reason, never an exception.
     Transient failures are tried again with capped, jittered exponential backoff first."""

@@ -186,7 +186,7 @@ def project(image_id: Annotated[str, typer.Argument(help="Image id (SHA-1 hex)."
     """Print the full projection of a stored image (loader + data services)."""
     with components() as opened:
         try:
-            image = Projector(opened.originals, opened.services).project(image_id)
+            image = opened.projector.project(image_id)
         except ImageNotFound as error:
             raise fail(str(error)) from None
     dump(image.to_json())
@@ -380,7 +380,7 @@ def reindex() -> None:
 def index_batch_command(as_json: JsonFlag = False) -> None:
     """Run one batch-index: claim a batch, project, post on the low-priority stream."""
     with components() as opened:
-        projector = Projector(opened.originals, opened.services)
+        projector = opened.projector
         report = index_batch(
             opened.progress, projector, opened.streams, opened.settings, worker_name("index")
         )

@@ -1,7 +1,9 @@
 """Settings, read once from the environment and passed explicitly (no import-time globals).
 
 Each knob takes ``REINGEST_<NAME>`` first, then the original Grid Lambda's name where it had one
-(``BATCH_SIZE``, ``MAX_SIZE``, ``START_STATE``, ``CHECKER_START_STATE``, ``LATENCY_THRESHOLD``).
+(``BATCH_SIZE``, ``MAX_SIZE``, ``START_STATE``, ``CHECKER_START_STATE``, ``LATENCY_THRESHOLD``,
+``PROJECTION_ENDPOINT``, ``API_KEY``, ``IMAGES_TO_INDEX_DYNAMO_TABLE``, ``KINESIS_STREAM``), so
+the Lambda handlers run on the original's environment unchanged.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigurationError
+from .loader.cleaners import CHAINS
 from .states import State
+
+
+def _cleaners(name: str) -> str:
+    if name not in CHAINS:
+        raise ConfigurationError(f"CLEANERS must be one of {', '.join(CHAINS)}, got {name!r}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,13 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     #: largest body ``POST /images`` (or an id list) may have, in bytes; larger → 413
     max_upload_bytes: int = 50_000_000
+    #: metadata cleaner chain the projection applies: ``none`` (the converter's output, as
+    #: expected.json records it) or ``guardian`` (Grid's GuardianMetadataCleaners)
+    cleaners: str = "none"
+    #: project over HTTP (``{url}/images/projection/{id}``) instead of reading originals here
+    projection_url: str | None = None
+    #: the ``X-Gu-Media-Key`` sent to ``projection_url``
+    projection_api_key: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -55,6 +71,10 @@ class Settings:
 
         def url(name: str, default: str) -> str:
             return env.get(f"REINGEST_{name}_URL") or default
+
+        def original(name: str, scheme: str) -> str | None:
+            """The original Lambda's resource name as one of our URLs, if it is set."""
+            return f"{scheme}://{env[name]}" if env.get(name) else None
 
         def number(name: str, default: float, original: str | None = None) -> float:
             raw = env.get(f"REINGEST_{name}") or (env.get(original) if original else None)
@@ -77,8 +97,14 @@ class Settings:
 
         return cls(
             home=home,
-            progress_url=url("PROGRESS", f"sqlite:///{home}/progress.db"),
-            stream_url=url("STREAM", f"sqlite:///{home}/streams.db"),
+            progress_url=url(
+                "PROGRESS",
+                original("IMAGES_TO_INDEX_DYNAMO_TABLE", "dynamodb")
+                or f"sqlite:///{home}/progress.db",
+            ),
+            stream_url=url(
+                "STREAM", original("KINESIS_STREAM", "kinesis") or f"sqlite:///{home}/streams.db"
+            ),
             index_url=url("INDEX", f"sqlite:///{home}/index.db"),
             originals_url=url("ORIGINALS", (home / "originals").as_uri()),
             services_url=url("SERVICES", f"sqlite:///{home}/services.db"),
@@ -105,4 +131,11 @@ class Settings:
                 if key.strip()
             ),
             max_upload_bytes=int(number("MAX_UPLOAD_BYTES", cls.max_upload_bytes)),
+            cleaners=_cleaners(env.get("REINGEST_CLEANERS") or cls.cleaners),
+            projection_url=(
+                env.get("REINGEST_PROJECTION_URL") or env.get("PROJECTION_ENDPOINT") or None
+            ),
+            projection_api_key=(
+                env.get("REINGEST_PROJECTION_API_KEY") or env.get("API_KEY") or None
+            ),
         )

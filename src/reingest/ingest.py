@@ -10,6 +10,7 @@ from pathlib import Path
 from .dates import now_iso
 from .errors import LoaderError
 from .loader import read_file
+from .loader.thumbnail import make_thumbnail
 from .messages import UpdateMessage, encode
 from .originals.base import OriginalsStore, UploadRecord
 from .projection import Projector
@@ -54,6 +55,7 @@ def ingest_files(
         try:
             data = path.read_bytes()
             read_file(data, path.name)
+            thumbnail = make_thumbnail(data)
         except (OSError, LoaderError) as error:
             problem = str(error) if isinstance(error, LoaderError) else error.strerror or str(error)
             report.failed.append((path, problem))
@@ -62,6 +64,8 @@ def ingest_files(
                 uploaded_by=uploaded_by, upload_time=now_iso(), filename=path.name
             )
             image_id, new = originals.put(data, upload)
+            if new:  # Grid makes the thumbnail on upload; the projection then reuses it
+                originals.put_thumbnail(image_id, thumbnail)
             (report.stored if new else report.already_stored).append(image_id)
             image = projector.project(image_id)
             message = UpdateMessage(subject=UPLOAD_SUBJECT, image=image, lastModified=now_iso())

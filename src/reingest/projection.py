@@ -3,23 +3,55 @@ data services know (Grid's ``ImageDataMerger.aggregate``)."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from .config import Settings
 from .dates import format_iso, parse_iso
 from .loader import build_image
-from .model import Image, SoftDeletedMetadata
-from .originals.base import OriginalsStore
+from .loader.cleaners import chain
+from .loader.thumbnail import make_thumbnail, thumbnail_asset
+from .model import Asset, Image, SoftDeletedMetadata
+from .originals.base import OriginalsStore, StoredOriginal
 from .services.base import DataServices, ImageData
 
 
+class ImageProjector(Protocol):
+    """What batch-index needs: the local ``Projector`` or a remote one (projection_client)."""
+
+    def project(self, image_id: str) -> Image:
+        """Raises ImageNotFound, LoaderError (permanent), DownstreamError or TransientError."""
+        ...
+
+
 class Projector:
-    def __init__(self, originals: OriginalsStore, services: DataServices) -> None:
+    def __init__(
+        self, originals: OriginalsStore, services: DataServices, cleaners: str | None = None
+    ) -> None:
+        """``cleaners`` names the metadata cleaner chain; None reads REINGEST_CLEANERS."""
         self.originals = originals
         self.services = services
+        self.cleaners = chain(cleaners or Settings.from_env().cleaners)
 
     def project(self, image_id: str) -> Image:
         """Raises ImageNotFound, LoaderError (permanent) or DownstreamError."""
         stored = self.originals.get(image_id)
-        image = build_image(stored, stored.upload.upload_time or stored.last_modified)
+        image = build_image(
+            stored, stored.upload.upload_time or stored.last_modified, self.cleaners
+        )  # first: an unreadable original fails with the loader's reason
+        image.thumbnail = self.thumbnail(stored)
         return merge_image_data(image, self.services.fetch(image_id))
+
+    def thumbnail(self, stored: StoredOriginal) -> Asset | None:
+        """The stored thumbnail's Asset, made and stored first if missing (Grid's projection
+        reuses the upload's); None for a store that keeps no thumbnails."""
+        uri = self.originals.thumbnail_uri(stored.id)
+        if uri is None:
+            return None
+        data = self.originals.get_thumbnail(stored.id)
+        if data is None:
+            data = make_thumbnail(stored.data)
+            self.originals.put_thumbnail(stored.id, data)
+        return thumbnail_asset(uri, data)
 
 
 def merge_image_data(image: Image, data: ImageData) -> Image:

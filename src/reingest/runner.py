@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from .backends import Components
 from .batch_check import CheckReport, check_batch
 from .batch_index import IndexReport, index_batch
-from .projection import Projector
 from .states import ACTIVE_STATES, TERMINAL_STATES, State
 from .thrall import consume_once, drain
 from .workers import worker_name
@@ -53,7 +52,7 @@ def run(
 ) -> RunSummary:
     settings = components.settings
     progress, streams, index = components.progress, components.streams, components.index
-    projector = Projector(components.originals, components.services)
+    projector = components.projector
     indexer, consumer, checker = (worker_name(r) for r in ("index", "thrall", "check"))
     started = time.monotonic()
     next_index_at = 0.0
@@ -118,7 +117,7 @@ def run_worker(
     Sleeps when a batch moved nothing forward; returns the outcomes it produced."""
     settings = components.settings
     owner = worker_name(role)
-    projector = Projector(components.originals, components.services)
+    projector = components.projector
     outcomes: Counter[State] = Counter()
     while not should_stop():
         report: IndexReport | CheckReport

@@ -5,6 +5,8 @@ The Elasticsearch backend joins the parameters when REINGEST_TEST_ES_URL is set.
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,14 +17,25 @@ from reingest.index.base import SearchIndex
 from reingest.index.documents import DocumentUpdate
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "elasticsearch"])
 def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchIndex]:
     from reingest.backends import open_backend
 
-    url = {"sqlite": f"sqlite:///{tmp_path}/index.db"}[request.param]
+    if request.param == "elasticsearch":
+        es_url = os.environ.get("REINGEST_TEST_ES_URL")
+        if not es_url:
+            pytest.skip(
+                "no Elasticsearch server: set REINGEST_TEST_ES_URL=http://HOST:9200 to run "
+                "this suite against one (a fresh index is made per test and dropped after)"
+            )
+        url = f"{es_url.rstrip('/')}/reingest-test-{uuid.uuid4().hex[:12]}"
+    else:
+        url = f"sqlite:///{tmp_path}/index.db"
     backend = open_backend("index", url, SearchIndex)
     backend.clear()
     yield backend
+    if request.param == "elasticsearch":
+        backend.client.indices.delete(index=backend.index)  # type: ignore[attr-defined]
     backend.close()
 
 

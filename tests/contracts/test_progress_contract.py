@@ -29,7 +29,9 @@ def table(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProgressTa
         from aws import unique_name
 
         request.getfixturevalue("aws_env")  # moto, started only when this param runs
-        url = f"dynamodb://{unique_name('progress')}"
+        # one write at a time: moto undoes a failed transaction by restoring a snapshot of the
+        # whole table, which erases concurrent writes (DynamoDB itself has no such problem)
+        url = f"dynamodb://{unique_name('progress')}?parallelism=1"
     else:
         url = f"sqlite:///{tmp_path}/progress.db"
     backend = open_backend("progress", url, ProgressTable)

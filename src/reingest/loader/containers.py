@@ -57,7 +57,7 @@ def read_jpeg(data: bytes) -> Container:
     pos, size = 2, len(data)
     sof: tuple[int, int, int] | None = None
     icc_chunks: dict[int, bytes] = {}
-    photoshop = b""
+    photoshop: list[bytes] = []  # joined once: hundreds of segments must not cost O(n²)
     exif: Tiff | None = None
     xmp: list[bytes] = []
     adobe_transform = -1
@@ -90,7 +90,7 @@ def read_jpeg(data: bytes) -> Container:
         elif marker == 0xE2 and body.startswith(b"ICC_PROFILE\x00") and len(body) > 14:
             icc_chunks.setdefault(body[12], body[14:])
         elif marker == 0xED and body.startswith(b"Photoshop 3.0\x00"):
-            photoshop += body[14:]
+            photoshop.append(body[14:])
         elif marker == 0xEE and body.startswith(b"Adobe") and len(body) >= 12:
             adobe_transform = body[11]
     if sof is None:
@@ -103,7 +103,7 @@ def read_jpeg(data: bytes) -> Container:
         width,
         height,
         exif=exif,
-        iptc=iim_from_photoshop(photoshop) if photoshop else None,
+        iptc=iim_from_photoshop(b"".join(photoshop)) if photoshop else None,
         xmp=xmp,
         icc=b"".join(icc_chunks[k] for k in sorted(icc_chunks)) or None,
         colour={"components": components, "adobe_transform": adobe_transform},

@@ -58,20 +58,29 @@ def _xmp_string(value: Any) -> str | None:
     return None
 
 
-def _lookup(fm: FileMetadata, directory: str, key: str) -> str | None:
-    if directory == "xmp":
-        return _xmp_string(fm.xmp.get(key))
-    mapping: dict[str, str] = getattr(fm, directory)
-    return mapping.get(key)
+def _directories(fm: FileMetadata) -> dict[str, dict[str, Any]]:
+    return {"xmp": fm.xmp, "iptc": fm.iptc, "exif": fm.exif, "exifSub": fm.exifSub}
 
 
-def _first(fm: FileMetadata, sources: tuple[tuple[str, str], ...]) -> str | None:
-    return next((v for d, k in sources if (v := _lookup(fm, d, k))), None)
+def _lookup(directories: dict[str, dict[str, Any]], directory: str, key: str) -> str | None:
+    value = directories[directory].get(key)
+    return value if directory != "xmp" or value is None else _xmp_string(value)
 
 
-def _date_taken(fm: FileMetadata, latest_allowed: datetime | None) -> str | None:
+def _first(
+    directories: dict[str, dict[str, Any]], sources: tuple[tuple[str, str], ...]
+) -> str | None:
+    for directory, key in sources:
+        if value := _lookup(directories, directory, key):
+            return value
+    return None
+
+
+def _date_taken(
+    directories: dict[str, dict[str, Any]], latest_allowed: datetime | None
+) -> str | None:
     for directory, key in _DATE_SOURCES:
-        value = _lookup(fm, directory, key)
+        value = _lookup(directories, directory, key)
         if value and (moment := parse_random_date(value, latest_allowed)) is not None:
             return iso_millis(moment)
     return None
@@ -112,10 +121,11 @@ def _people(fm: FileMetadata) -> list[str]:
 
 def image_metadata(file_metadata: FileMetadata, latest_allowed: datetime | None) -> ImageMetadata:
     """ImageMetadata from file metadata; ``latest_allowed`` bounds dateTaken (+14 h slack)."""
+    directories = _directories(file_metadata)
     fields: dict[str, Any] = {
-        name: _first(file_metadata, sources) for name, sources in _TEXT_FIELDS.items()
+        name: _first(directories, sources) for name, sources in _TEXT_FIELDS.items()
     }
-    fields["dateTaken"] = _date_taken(file_metadata, latest_allowed)
+    fields["dateTaken"] = _date_taken(directories, latest_allowed)
     fields["keywords"] = _keywords(file_metadata)
     fields["subjects"] = _subjects(file_metadata)
     fields["peopleInImage"] = _people(file_metadata)

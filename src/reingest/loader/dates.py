@@ -7,6 +7,7 @@ wins, so the order of ``_FORMATS`` is the behaviour.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -114,14 +115,12 @@ def _build(fields: dict[str, str | None]) -> datetime | None:
         return None
 
 
-def _candidates(value: str) -> list[datetime]:
-    """Every format's reading of ``value``, in format order."""
-    found = []
+def _candidates(value: str) -> Iterator[datetime]:
+    """Every format's reading of ``value``, in format order (lazily: most callers stop early)."""
     for pattern in _FORMATS:
         match = pattern.fullmatch(value)
         if match is not None and (moment := _build(match.groupdict())) is not None:
-            found.append(moment)
-    return found
+            yield moment
 
 
 def parse_random_date(value: str, latest_allowed: datetime | None = None) -> datetime | None:
@@ -139,5 +138,5 @@ def clean_date(value: str) -> str:
         value = value[:4] + "0101"
     elif len(value) == 8 and value.endswith("00"):
         value = value[:6] + "01"
-    found = _candidates(value)
-    return iso_millis(found[0]) if found else value
+    found = next(_candidates(value), None)
+    return iso_millis(found) if found is not None else value

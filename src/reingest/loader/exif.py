@@ -165,14 +165,12 @@ _EXIF_DATE = re.compile(r"(\d{4})[:\-.](\d{2})[:\-.](\d{2})[ T](\d{2}):(\d{2})(?
 _OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
 
 
+_JAVA_WHITESPACE = "".join(map(chr, range(0x21)))
+
+
 def java_trim(text: str) -> str:
     """Java's ``String.trim``: strips every code point <= U+0020 (NULs included)."""
-    start, end = 0, len(text)
-    while start < end and text[start] <= " ":
-        start += 1
-    while end > start and text[end - 1] <= " ":
-        end -= 1
-    return text[start:end]
+    return text.strip(_JAVA_WHITESPACE)
 
 
 def decode_text(raw: bytes) -> str:
@@ -191,10 +189,9 @@ def generic(entry: Entry) -> str:
     """metadata-extractor's default description: the value, arrays space-joined."""
     if entry.type == ASCII and isinstance(entry.value, bytes):
         return _ascii(entry.value)
-    values = tuple(entry.value)
-    if len(values) > 16:
-        return f"[{len(values)} values]"
-    return " ".join(_number(v) for v in values)
+    if entry.count > 16:  # the count alone decides: big arrays are never decoded
+        return f"[{entry.count} values]"
+    return " ".join(_number(v) for v in tuple(entry.value))
 
 
 def _number(value: object) -> str:
@@ -425,37 +422,59 @@ _DESCRIBERS: dict[int, Describer] = {
     0x0214: _reference_black_white,
     **dict.fromkeys((0x9C9B, 0x9C9C, 0x9C9D, 0x9C9E, 0x9C9F), _windows_xp),
 }
+IfdDescriber = Callable[[Entry, dict[int, Entry]], "str | None"]
+
+
+def _labelled(entry: Entry, _ifd: dict[int, Entry]) -> str | None:
+    value = entry.first_int
+    if value is None:
+        return None
+    return _LABELS[entry.tag].get(value) or f"Unknown ({value})"
+
+
+def _suffixed(entry: Entry, _ifd: dict[int, Entry]) -> str:
+    return f"{generic(entry)} {_SUFFIXES[entry.tag]}"
+
+
+def _generic(entry: Entry, _ifd: dict[int, Entry]) -> str:
+    return generic(entry)
+
+
+def _ignoring_ifd(describer: Describer) -> IfdDescriber:
+    return lambda entry, _ifd: describer(entry)
+
+
+#: tag → how metadata-extractor describes it (by precedence: IFD-aware, own describer, label
+#: table, unit suffix); any other tag gets the generic description
+_BY_TAG: dict[int, IfdDescriber] = {
+    **dict.fromkeys(_SUFFIXES, _suffixed),
+    **dict.fromkeys(_LABELS, _labelled),
+    **{tag: _ignoring_ifd(describer) for tag, describer in _DESCRIBERS.items()},
+    0x011A: _resolution,
+    0x011B: _resolution,
+    0xA20E: _focal_plane_resolution,
+    0xA20F: _focal_plane_resolution,
+}
+#: the tags Grid stores, by name (named ones, except Padding and pointers)
+_STORED = {
+    tag: name for tag, name in TAG_NAMES.items() if name != "Padding" and tag not in _NOT_STORED
+}
 
 
 def describe(entry: Entry, ifd: dict[int, Entry]) -> str | None:
     """The description metadata-extractor gives this tag (``None`` when it gives none)."""
-    tag = entry.tag
-    if tag in (0x011A, 0x011B):
-        return _resolution(entry, ifd)
-    if tag in (0xA20E, 0xA20F):
-        return _focal_plane_resolution(entry, ifd)
-    if tag in _DESCRIBERS:
-        return _DESCRIBERS[tag](entry)
-    if tag in _LABELS:
-        value = entry.first_int
-        if value is None:
-            return None
-        return _LABELS[tag].get(value) or f"Unknown ({value})"
-    if tag in _SUFFIXES:
-        return f"{generic(entry)} {_SUFFIXES[tag]}"
-    return generic(entry)
+    return _BY_TAG.get(entry.tag, _generic)(entry, ifd)
 
 
 def directory_map(ifd: dict[int, Entry]) -> dict[str, str]:
     """Grid's exportDirectory: named tags only, no Padding, trimmed, empty values dropped."""
     out: dict[str, str] = {}
     for tag, entry in ifd.items():
-        name = TAG_NAMES.get(tag)
-        if name is None or name == "Padding" or tag in _NOT_STORED:
-            continue
-        value = describe(entry, ifd)
-        if value is not None and (value := java_trim(value)):
-            out[name] = value
+        name = _STORED.get(tag)
+        if name is not None:
+            value = _BY_TAG.get(tag, _generic)(entry, ifd)
+            if value and (value := value.strip(_JAVA_WHITESPACE)):
+                out[name] = value
     return out
 
 

@@ -17,11 +17,14 @@ _FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+_KEYS = {name: tuple(f"GettyImagesGIFT:{p}" for p in props) for name, props in _FIELDS.items()}
+
+
 def getty_map(raw_xmp: dict[str, str]) -> dict[str, str]:
     """Reads the flat (not aggregated) XMP, so indexed keys like ``Personality[1]`` never match."""
     out: dict[str, str] = {}
-    for name, properties in _FIELDS.items():
-        value = next((v for p in properties if (v := raw_xmp.get(f"GettyImagesGIFT:{p}"))), None)
+    for name, keys in _KEYS.items():
+        value = next((v for key in keys if (v := raw_xmp.get(key))), None)
         if value is not None:
             out[name] = value
     return out

@@ -1,9 +1,10 @@
-"""``build_image``: a stored original → Grid's Image document, before cleaners/processors."""
+"""``build_image``: a stored original → Grid's Image document, before supplier processors."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from reingest.loader.cleaners import Cleaner, clean
 from reingest.loader.converter import image_metadata
 from reingest.loader.reader import read_file
 from reingest.model import Asset, Dimensions, Image, OrientationMetadata, UploadInfo
@@ -32,10 +33,16 @@ def source_asset(uri: str, mime: str, size: int, dims: Dimensions, exif: int | N
     )
 
 
-def build_image(original: StoredOriginal, upload_time: str) -> Image:
-    """Grid's step 11 with latestAllowedDateTime = upload time (as in a projection)."""
+def build_image(
+    original: StoredOriginal,
+    upload_time: str,
+    cleaners: tuple[Cleaner, ...] = (),
+) -> Image:
+    """Grid's step 11 with latestAllowedDateTime = upload time (as in a projection), then the
+    metadata cleaners of step 12 (none by default, so metadata is the converter's output)."""
     facts = read_file(original.data, original.upload.filename)
     metadata = image_metadata(facts.file_metadata, datetime.fromisoformat(upload_time))
+    metadata = clean(metadata, cleaners)
     return Image(
         id=original.id,
         uploadTime=upload_time,

@@ -30,6 +30,7 @@ _TYPES: dict[int, tuple[str, int]] = {
 ASCII, UNDEFINED = 2, 7
 BYTES_TYPES = frozenset({ASCII, UNDEFINED})  # kept as raw bytes
 MAX_ENTRIES = 1024
+_INTEGER_TYPES = frozenset({1, 3, 4, 6, 8, 9, 13})
 
 
 @dataclass(frozen=True)
@@ -84,32 +85,66 @@ def _java_double(value: float) -> str:
 Value = tuple[int, ...] | tuple[float, ...] | tuple[Rational, ...] | bytes
 
 
-@dataclass(frozen=True)
 class Entry:
-    """One IFD entry with its values decoded."""
+    """One IFD entry; its bytes are sliced and decoded only when a description asks for them
+    (strip/tile offset arrays of big TIFFs are never decoded)."""
 
-    tag: int
-    type: int
-    value: Value
-    raw: bytes
+    __slots__ = ("_data", "_order", "_raw", "_start", "_value", "count", "tag", "type")
+
+    def __init__(self, tag: int, typ: int, count: int, data: bytes, start: int, order: str) -> None:
+        self.tag, self.type, self.count = tag, typ, count
+        self._data, self._start, self._order = data, start, order
+        self._raw: bytes | None = None
+        self._value: Value | None = None
+
+    @property
+    def raw(self) -> bytes:
+        if self._raw is None:
+            self._raw = self._data[self._start : self._start + _TYPES[self.type][1] * self.count]
+        return self._raw
+
+    @property
+    def value(self) -> Value:
+        if self._value is None:
+            self._value = self._decode()
+        return self._value
+
+    def _decode(self) -> Value:
+        if self.type in BYTES_TYPES:
+            return self.raw
+        code = _TYPES[self.type][0]
+        values = struct.unpack_from(
+            f"{self._order}{self.count * len(code)}{code[0]}", self._data, self._start
+        )
+        if len(code) == 2:
+            return tuple(Rational(a, b) for a, b in zip(values[::2], values[1::2], strict=True))
+        return values
 
     @property
     def ints(self) -> tuple[int, ...]:
         """Integer view (bytes as unsigned octets), like metadata-extractor's getIntArray."""
-        if isinstance(self.value, bytes):
-            return tuple(self.value)
-        return tuple(int(float(v)) for v in self.value)
+        value = self.value
+        if isinstance(value, bytes):
+            return tuple(value)
+        if self.type in _INTEGER_TYPES:
+            return value  # type: ignore[return-value]
+        return tuple(int(float(v)) for v in value)
 
     @property
     def first_int(self) -> int | None:
+        if self.count == 0:
+            return None
+        if self.type in _INTEGER_TYPES and self.count == 1:
+            return self.value[0]  # type: ignore[return-value]
         ints = self.ints
         return ints[0] if ints else None
 
     @property
     def rationals(self) -> tuple[Rational, ...]:
-        if isinstance(self.value, bytes):
+        value = self.value
+        if isinstance(value, bytes):
             return ()
-        return tuple(v for v in self.value if isinstance(v, Rational))
+        return tuple(v for v in value if isinstance(v, Rational))
 
 
 class Tiff:
@@ -122,46 +157,40 @@ class Tiff:
         self.data = data
         self.base = base
         self.order = "<" if head[:2] == b"II" else ">"
-        self.ifd0_offset: int = struct.unpack(self.order + "I", head[4:8])[0]
+        self._count = struct.Struct(self.order + "H")
+        self._entry = struct.Struct(self.order + "HHII")
+        self.ifd0_offset: int = struct.unpack_from(self.order + "I", head, 4)[0]
+        self._ifds: dict[int, dict[int, Entry]] = {}
 
     def read_ifd(self, offset: int) -> dict[int, Entry]:
-        """Entries of the IFD at ``offset`` (relative to the header), first one per tag."""
-        start = self.base + offset
-        if offset <= 0 or start + 2 > len(self.data):
+        """Entries of the IFD at ``offset`` (relative to the header), first one per tag;
+        read once per offset."""
+        cached = self._ifds.get(offset)
+        if cached is None:
+            cached = self._ifds[offset] = self._read_ifd(offset)
+        return cached
+
+    def _read_ifd(self, offset: int) -> dict[int, Entry]:
+        data, base, order = self.data, self.base, self.order
+        start = base + offset
+        if offset <= 0 or start + 2 > len(data):
             raise CorruptFile("TIFF IFD offset out of range")
-        (count,) = struct.unpack(self.order + "H", self.data[start : start + 2])
+        (count,) = self._count.unpack_from(data, start)
         if count > MAX_ENTRIES:
             raise CorruptFile(f"TIFF IFD claims {count} entries")
+        count = min(count, (len(data) - start - 2) // 12)
         result: dict[int, Entry] = {}
-        for i in range(count):
-            pos = start + 2 + 12 * i
-            raw = self.data[pos : pos + 12]
-            if len(raw) < 12:
-                break
-            tag, typ, n = struct.unpack(self.order + "HHI", raw[:8])
-            entry = self._entry(tag, typ, n, raw[8:])
-            if entry is not None:
-                result.setdefault(tag, entry)
+        for pos in range(start + 2, start + 2 + 12 * count, 12):
+            tag, typ, n, pointer = self._entry.unpack_from(data, pos)
+            spec = _TYPES.get(typ)
+            if spec is None or tag in result:
+                continue
+            length = spec[1] * n
+            if length <= 4:
+                where = pos + 8
+            else:
+                where = base + pointer
+                if where + length > len(data):
+                    continue
+            result[tag] = Entry(tag, typ, n, data, where, order)
         return result
-
-    def _entry(self, tag: int, typ: int, n: int, inline: bytes) -> Entry | None:
-        spec = _TYPES.get(typ)
-        if spec is None:
-            return None
-        code, size = spec
-        length = size * n
-        if length <= 4:
-            raw = inline[:length]
-        else:
-            (offset,) = struct.unpack(self.order + "I", inline)
-            start = self.base + offset
-            if start + length > len(self.data):
-                return None
-            raw = self.data[start : start + length]
-        if typ in BYTES_TYPES:
-            return Entry(tag, typ, raw, raw)
-        values = struct.unpack(self.order + code * n, raw)
-        if len(code) == 2:
-            pairs = zip(values[::2], values[1::2], strict=True)
-            return Entry(tag, typ, tuple(Rational(a, b) for a, b in pairs), raw)
-        return Entry(tag, typ, values, raw)

@@ -8,13 +8,14 @@ xmpMM:InstanceID; Grid then redacts long values, cleans dates and aggregates arr
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
-from xml.etree.ElementTree import Element
-
-from defusedxml.ElementTree import fromstring
+from xml.etree.ElementTree import Element, XMLParser
 
 from reingest.loader.dates import clean_date
+
+log = logging.getLogger(__name__)
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XML = "http://www.w3.org/XML/1998/namespace"
@@ -70,18 +71,31 @@ _DC_ARRAYS = _DC_ALT_TEXT | {
     "dc:type", "dc:creator", "dc:date",
 }  # fmt: skip
 _RDF_ATTRS = frozenset(f"{{{RDF}}}{n}" for n in ("about", "ID", "nodeID", "parseType", "resource"))
+_LANG_OR_RDF_ATTRS = _RDF_ATTRS | {f"{{{XML}}}lang"}
 _CONTAINERS = frozenset(f"{{{RDF}}}{n}" for n in ("Bag", "Seq", "Alt"))
 _LANG = f"{{{XML}}}lang"
+_RDF_LI = f"{{{RDF}}}li"
+_RDF_ALT = f"{{{RDF}}}Alt"
+_RDF_DESCRIPTION = f"{{{RDF}}}Description"
+_RDF_RDF = f"{{{RDF}}}RDF"
+_RDF_PARSE_TYPE = f"{{{RDF}}}parseType"
+_RDF_RESOURCE = f"{{{RDF}}}resource"
+_RDF_ABOUT = f"{{{RDF}}}about"
+#: a markup declaration (``<!DOCTYPE``, ``<!ENTITY``…), also spelt with UTF-16/32's NULs;
+#: comments (``<!--``) and CDATA (``<![CDATA[``) do not match
+_DECLARATION = re.compile(rb"<\x00{0,3}!\x00{0,3}[A-Z]")
 _XMLNS = re.compile(rb"""xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']([^"']*)["']""")
 _UUID = re.compile(r"(?:uuid:)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 
 MAX_VALUE_LENGTH = 5000
+#: XMP read per file; Grid's own test files carry at most tens of kilobytes
+MAX_XMP_BYTES = 2 * 1024 * 1024
 REDACTED = (
     "REDACTED (value longer than 5000 characters, please refer to the metadata stored in the "
     "file itself)"
 )
 _NOT_REDACTED = frozenset({"dc:description", "photoshop:Headline", "photoshop:Instructions"})
-_DATE_KEY = re.compile(r".*[Dd]ate.*")
+_KEY_ROOT = re.compile(r"[\[/]")
 
 
 class _Flattener:
@@ -90,11 +104,15 @@ class _Flattener:
     def __init__(self, file_prefixes: dict[str, str]) -> None:
         self.file_prefixes = file_prefixes
         self.props: dict[str, str] = {}
+        self.names: dict[str, str] = {}
 
     def name(self, tag: str) -> str:
-        uri, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
-        prefix = PREFIXES.get(uri) or self.file_prefixes.get(uri) or "ns"
-        return f"{prefix}:{local}"
+        name = self.names.get(tag)
+        if name is None:
+            uri, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+            prefix = PREFIXES.get(uri) or self.file_prefixes.get(uri) or "ns"
+            name = self.names[tag] = f"{prefix}:{local}"
+        return name
 
     def emit(self, path: str, value: str) -> None:
         self.props.setdefault(path, value)
@@ -102,7 +120,7 @@ class _Flattener:
     def description(self, node: Element, base: str) -> None:
         """Properties of an rdf:Description (or a struct body) under ``base``."""
         for attr, value in node.attrib.items():
-            if attr not in _RDF_ATTRS and attr != _LANG:
+            if attr not in _LANG_OR_RDF_ATTRS:
                 self.simple(self.join(base, self.name(attr)), value, None)
         for child in node:
             self.property(child, self.join(base, self.name(child.tag)))
@@ -112,40 +130,43 @@ class _Flattener:
         return f"{base}/{name}" if base else name
 
     def simple(self, path: str, value: str, lang: str | None) -> None:
-        if path in _DC_ALT_TEXT:
-            self.emit(f"{path}[1]", value)
-            self.emit(f"{path}[1]/xml:lang", _normalise_lang(lang or "x-default"))
-        elif path in _DC_ARRAYS:
-            self.emit(f"{path}[1]", value)
-        else:
-            self.emit(path, value)
+        if path not in _DC_ARRAYS:
+            self.props.setdefault(path, value)
             if lang:
                 self.emit(f"{path}/xml:lang", _normalise_lang(lang))
+        elif path in _DC_ALT_TEXT:
+            self.emit(f"{path}[1]", value)
+            self.emit(f"{path}[1]/xml:lang", _normalise_lang(lang or "x-default"))
+        else:
+            self.emit(f"{path}[1]", value)
 
     def property(self, node: Element, path: str) -> None:
+        if not node.attrib and not len(node):  # the common case: a plain text value
+            self.simple(path, node.text or "", None)
+            return
         children = list(node)
         container = next((c for c in children if c.tag in _CONTAINERS), None)
         if container is not None:
             self.array(container, path)
-        elif node.get(f"{{{RDF}}}parseType") == "Resource":
+        elif node.get(_RDF_PARSE_TYPE) == "Resource":
             self.description(node, path)
-        elif children and children[0].tag == f"{{{RDF}}}Description":
+        elif children and children[0].tag == _RDF_DESCRIPTION:
             self.description(children[0], path)
-        elif (resource := node.get(f"{{{RDF}}}resource")) is not None:
+        elif (resource := node.get(_RDF_RESOURCE)) is not None:
             self.simple(path, resource, node.get(_LANG))
-        elif any(a not in _RDF_ATTRS and a != _LANG for a in node.attrib):
+        elif any(a not in _LANG_OR_RDF_ATTRS for a in node.attrib):
             self.description(node, path)
         elif not children:
             self.simple(path, node.text or "", node.get(_LANG))
 
     def array(self, container: Element, path: str) -> None:
-        items = [li for li in container if li.tag == f"{{{RDF}}}li"]
-        if container.tag == f"{{{RDF}}}Alt":  # XMPCore puts x-default first
+        items = [li for li in container if li.tag == _RDF_LI]
+        if container.tag == _RDF_ALT:  # XMPCore puts x-default first
             items.sort(key=lambda li: li.get(_LANG) != "x-default")
         for index, item in enumerate(items, 1):
             item_path = f"{path}[{index}]"
             lang = item.get(_LANG)
-            if len(item) or any(a not in _RDF_ATTRS and a != _LANG for a in item.attrib):
+            if len(item) or any(a not in _LANG_OR_RDF_ATTRS for a in item.attrib):
                 self.property(item, item_path)
             else:
                 self.emit(item_path, item.text or "")
@@ -159,20 +180,34 @@ def _normalise_lang(lang: str) -> str:
     return "-".join(p.upper() if i == 1 and len(p) == 2 else p for i, p in enumerate(parts))
 
 
+def _parse(packet: bytes) -> Element | None:
+    """The packet's XML through ElementTree's C parser, or None if malformed. A packet with a
+    DTD is refused before parsing: without one no entity can be declared, so no expansion bomb
+    (defusedxml's guarantee, without its much slower pure-Python parser)."""
+    if _DECLARATION.search(packet):
+        return None
+    parser = XMLParser()
+    try:
+        parser.feed(packet.strip(b"\x00 \r\n\t"))
+        root: Element = parser.close()
+    except Exception:  # expat's ParseError, or an encoding it does not know
+        return None
+    return root
+
+
 def parse_packet(packet: bytes) -> dict[str, str]:
     """One XMP packet flattened to XMPCore paths; malformed XML yields nothing."""
-    try:
-        root = fromstring(packet.strip(b"\x00 \r\n\t"))
-    except Exception:
+    root = _parse(packet)
+    if root is None:
         return {}
     file_prefixes: dict[str, str] = {}
     for prefix, uri in _XMLNS.findall(packet):
         file_prefixes.setdefault(uri.decode("utf-8", "replace"), prefix.decode("ascii"))
     flattener = _Flattener(file_prefixes)
-    rdf_root = root if root.tag == f"{{{RDF}}}RDF" else root.find(f".//{{{RDF}}}RDF")
-    for desc in rdf_root.findall(f"{{{RDF}}}Description") if rdf_root is not None else []:
+    rdf_root = root if root.tag == _RDF_RDF else root.find(f".//{_RDF_RDF}")
+    for desc in rdf_root.findall(_RDF_DESCRIPTION) if rdf_root is not None else []:
         flattener.description(desc, "")
-        about = _UUID.fullmatch((desc.get(f"{{{RDF}}}about") or "").lower())
+        about = _UUID.fullmatch((desc.get(_RDF_ABOUT) or "").lower())
         if about is not None:
             flattener.emit("xmpMM:InstanceID", f"uuid:{about.group(1)}")
     return flattener.props
@@ -180,9 +215,21 @@ def parse_packet(packet: bytes) -> dict[str, str]:
 
 def raw_properties(packets: list[bytes]) -> dict[str, str]:
     """All packets merged (the first packet wins per key), trimmed, empty values dropped,
-    long values redacted and date keys cleaned, as Grid's FileMetadataReader does."""
+    long values redacted and date keys cleaned, as Grid's FileMetadataReader does.
+
+    Packets beyond MAX_XMP_BYTES per file are skipped with a warning, so a hostile file (a
+    10 MB packet, hundreds of XMP segments) costs bounded time and memory."""
     merged: dict[str, str] = {}
+    budget = MAX_XMP_BYTES
     for packet in packets:
+        budget -= len(packet)
+        if budget < 0:
+            log.warning(
+                "XMP packet of %d bytes skipped: the file's XMP exceeds %d bytes",
+                len(packet),
+                MAX_XMP_BYTES,
+            )
+            continue
         for key, value in parse_packet(packet).items():
             if key not in merged and (value := value.strip()):
                 merged[key] = _cleaned(key, value)
@@ -190,50 +237,92 @@ def raw_properties(packets: list[bytes]) -> dict[str, str]:
 
 
 def _cleaned(key: str, value: str) -> str:
-    root = re.split(r"[\[/]", key, maxsplit=1)[0]
-    if len(value) > MAX_VALUE_LENGTH and root not in _NOT_REDACTED:
+    if len(value) > MAX_VALUE_LENGTH and _KEY_ROOT.split(key, maxsplit=1)[0] not in _NOT_REDACTED:
         return REDACTED
-    return clean_date(value) if _DATE_KEY.fullmatch(key) else value
+    return clean_date(value) if "Date" in key or "date" in key else value  # Grid: .*[Dd]ate.*
 
 
 def aggregate(flat: dict[str, str]) -> dict[str, Any]:
-    """Grid's FileMetadataAggregator: ``k[n]`` keys → arrays, ``k/q`` → ``["{'q':'v'}"]``."""
-    level: dict[str, tuple[int, Any]] = {k: (_index(k, 2**31 - 1), v) for k, v in flat.items()}
-    level = _aggregate_level(level)
-    while any(k.endswith("]") or "/" in k for k in level):
-        level = _aggregate_level(level)
-    return {k: v for k, (_, v) in level.items()}
+    """Grid's FileMetadataAggregator: ``k[n]`` keys → arrays, ``k/q`` → ``["{'q':'v'}"]``.
+
+    Level by level, each key loses its last ``[n]`` or ``/q`` and merges with its siblings,
+    ordered by ``n``; a key without an index sorts after them, the earlier it stopped changing
+    the later. Ranks are ``n + level`` so that unchanged keys keep theirs from level to level.
+    Keys only ever merge with keys of the same root, so each root is aggregated on its own and
+    the many plain keys skip the levels altogether."""
+    roots: dict[str, dict[str, str]] = {}
+    for key, value in flat.items():
+        roots.setdefault(_root(key), {})[key] = value
+    out: dict[str, Any] = {}
+    for root, keys in roots.items():
+        if len(keys) == 1 and root in keys:
+            out[root] = keys[root]
+            continue
+        level, pending = _aggregate_level({k: (_UNINDEXED, v) for k, v in keys.items()}, 1)
+        depth = 1
+        while pending:
+            depth += 1
+            level, pending = _aggregate_level(level, depth)
+        out[root] = level[root][1]
+    return out
 
 
-def _index(key: str, previous: int) -> int:
-    if key.endswith("]") or "]/" in key:
-        return int(key[key.rindex("[") + 1 : key.rindex("]")].strip())
-    return previous - 1
-
-
-def _aggregate_level(nodes: dict[str, tuple[int, Any]]) -> dict[str, tuple[int, Any]]:
-    grouped: dict[str, list[tuple[int, Any]]] = {}
-    for key, (previous, value) in nodes.items():
-        index = _index(key, previous)
+def _root(key: str) -> str:
+    """The key this one ends up in once every level has stripped its ``[n]`` or ``/q``."""
+    while True:
         if key.endswith("]"):
-            key, value = key[: key.rindex("[")], [value]
+            key = key[: key.rindex("[")]
+        elif "/" in key:
+            key = key[: key.rindex("/")]
+        else:
+            return key
+
+
+_UNINDEXED = 2**31 - 2
+
+
+def _last_index(key: str) -> int:
+    return int(key[key.rindex("[") + 1 : key.rindex("]")].strip())
+
+
+def _aggregate_level(
+    nodes: dict[str, tuple[int, Any]], depth: int
+) -> tuple[dict[str, tuple[int, Any]], bool]:
+    """One level; also says whether another is needed."""
+    out: dict[str, tuple[int, Any]] = {}
+    clashes: dict[str, list[tuple[int, Any]]] = {}
+    pending = False
+    for key, node in nodes.items():
+        if key.endswith("]"):
+            bracket = key.rindex("[")
+            node = (int(key[bracket + 1 : -1].strip()) + depth, [node[1]])
+            key = key[:bracket]
+            pending = pending or key.endswith("]") or "/" in key
         elif "/" in key:
             slash = key.rindex("/")
-            field = key[slash + 1 :]
-            key, value = key[:slash], [_stringify(field, value)]
-        grouped.setdefault(key, []).append((index, value))
-    out: dict[str, tuple[int, Any]] = {}
-    for key, entries in grouped.items():
-        if len(entries) == 1:
-            out[key] = entries[0]
-            continue
-        entries.sort(key=lambda e: e[0])
+            rank = _last_index(key) + depth if "]/" in key else node[0]
+            node = (rank, [_stringify(key[slash + 1 :], node[1])])
+            key = key[:slash]
+            pending = pending or key.endswith("]") or "/" in key
+        if key in out:
+            clashes.setdefault(key, [out[key]]).append(node)
+        else:
+            out[key] = node
+    for key, entries in clashes.items():
+        entries.sort(key=_rank)
         arrays = [item for _, v in entries if isinstance(v, list) for item in v]
         strings = [v for _, v in entries if not isinstance(v, list)]
         out[key] = (entries[0][0], arrays + strings)
-    return out
+    return out, pending
+
+
+def _rank(node: tuple[int, Any]) -> int:
+    return node[0]
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _stringify(field: str, value: Any) -> str:
     """Play's ``Json.stringify({field: value})`` with double quotes turned into single ones."""
-    return json.dumps({field: value}, ensure_ascii=False, separators=(",", ":")).replace('"', "'")
+    return _JSON.encode({field: value}).replace('"', "'")

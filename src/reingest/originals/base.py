@@ -59,5 +59,16 @@ class OriginalsStore(ABC):
     def ids(self) -> Iterator[str]:
         """Every stored id, streamed."""
 
+    def thumbnail_uri(self, image_id: str) -> str | None:
+        """Where this store keeps the thumbnail of ``image_id``; None if it keeps none."""
+        return None
+
+    def get_thumbnail(self, image_id: str) -> bytes | None:
+        """The stored thumbnail, or None if there is none yet."""
+        return None
+
+    def put_thumbnail(self, image_id: str, data: bytes) -> None:  # noqa: B027 - optional hook
+        """Keep the thumbnail beside its original (a store without thumbnails ignores it)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; most stores hold none."""

@@ -59,6 +59,24 @@ class FileOriginalsStore(OriginalsStore):
     def exists(self, image_id: str) -> bool:
         return self.path_of(image_id).is_file()
 
+    def thumbnail_path(self, image_id: str) -> Path:
+        path = self.path_of(image_id)
+        return path.with_name(f"{path.name}.thumb.jpg")
+
+    def thumbnail_uri(self, image_id: str) -> str:
+        return self.thumbnail_path(image_id).as_uri()
+
+    def get_thumbnail(self, image_id: str) -> bytes | None:
+        try:
+            return self.thumbnail_path(image_id).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def put_thumbnail(self, image_id: str, data: bytes) -> None:
+        path = self.thumbnail_path(image_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(path, data)
+
     def ids(self) -> Iterator[str]:
         for _folder, _dirs, files in os.walk(self.root):
             yield from sorted(name for name in files if _ID_FILE.match(name))

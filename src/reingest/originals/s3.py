@@ -1,0 +1,150 @@
+"""Originals in S3 (``s3://bucket/prefix``): Grid's key layout and upload record.
+
+Keys are ``<prefix>/<storage_key(id)>`` (``a/b/c/d/e/f/abcdef…``), so a real Grid image bucket
+can be read in place (``s3://bucket``). The upload record is S3 user metadata, exactly as
+Grid's image-loader writes it (grid-model.md §2.1 step 7): ``uploaded-by``, ``upload-time``
+(ISO), ``file-name`` and ``identifier!<key>``, every value URL-encoded. On read, keys with ``_``
+count as ``-`` and values are URL-decoded (values that were never encoded read as they are).
+
+An original is never overwritten: ``HeadObject`` first (cheap, and no upload when it exists),
+then ``PutObject`` with ``IfNoneMatch='*'`` so that two concurrent uploads of the same bytes
+cannot replace one another. The bucket must exist (it is not created here).
+
+URL options: ``endpoint_url``, ``region`` (as for ``dynamodb://``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC
+from typing import Any
+from urllib.parse import quote, unquote, urlparse
+
+from botocore.exceptions import ClientError
+
+from ..dates import format_iso, parse_iso
+from ..errors import ConfigurationError, ImageNotFound
+from ..progress.dynamodb import aws_client, error_code
+from .base import OriginalsStore, StoredOriginal, UploadRecord, image_id_of, storage_key
+
+_ID = re.compile(r"^[0-9a-f]{40}$")
+IDENTIFIER_PREFIX = "identifier!"
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+_EXISTS = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+
+
+def encode_metadata(upload: UploadRecord) -> dict[str, str]:
+    """The S3 user metadata Grid's loader writes for an upload (values URL-encoded)."""
+    metadata = {"uploaded-by": _encode(upload.uploaded_by)}
+    if upload.upload_time is not None:
+        metadata["upload-time"] = _encode(upload.upload_time)
+    if upload.filename is not None:
+        metadata["file-name"] = _encode(upload.filename)
+    for key, value in upload.identifiers.items():
+        metadata[f"{IDENTIFIER_PREFIX}{key}"] = _encode(value)
+    return metadata
+
+
+def decode_metadata(metadata: Mapping[str, str]) -> UploadRecord:
+    """Read an upload record back from S3 user metadata, as Grid does (§4.7):
+    ``_`` in keys counts as ``-``, values are URL-decoded, ``upload-time`` becomes UTC."""
+    values: dict[str, str] = {}
+    identifiers: dict[str, str] = {}
+    for raw_key, raw_value in metadata.items():
+        key = raw_key.lower().replace("_", "-")
+        value = unquote(raw_value)
+        if key.startswith(IDENTIFIER_PREFIX):
+            identifiers[raw_key[len(IDENTIFIER_PREFIX) :]] = value
+        else:
+            values[key] = value
+    upload_time = values.get("upload-time")
+    if upload_time is not None:
+        try:
+            upload_time = format_iso(parse_iso(upload_time).astimezone(UTC))
+        except ValueError:
+            upload_time = None  # unreadable: fall back to the object's Last-Modified
+    return UploadRecord(
+        uploaded_by=values.get("uploaded-by") or "re-ingester",
+        upload_time=upload_time,
+        filename=values.get("file-name"),
+        identifiers=identifiers,
+    )
+
+
+def _encode(value: str) -> str:
+    # like Grid's writer: everything but unreserved characters percent-encoded (UTF-8), so the
+    # metadata stays ASCII as S3 requires
+    return quote(value, safe="*")
+
+
+class S3OriginalsStore(OriginalsStore):
+    def __init__(self, url: str) -> None:
+        parsed = urlparse(url)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise ConfigurationError(f"expected s3://BUCKET[/PREFIX], got {url!r}")
+        self.bucket = parsed.netloc
+        self.prefix = parsed.path.strip("/")
+        self.client = aws_client("s3", url)
+
+    def key_of(self, image_id: str) -> str:
+        key = storage_key(image_id)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def uri_of(self, image_id: str) -> str:
+        """The asset URI as Grid writes it (grid-model.md §1.2)."""
+        return f"http://{self.bucket}.s3.amazonaws.com/{self.key_of(image_id)}"
+
+    def put(self, data: bytes, upload: UploadRecord) -> tuple[str, bool]:
+        image_id = image_id_of(data)
+        if self.exists(image_id):
+            return image_id, False
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.key_of(image_id),
+                Body=data,
+                Metadata=encode_metadata(upload),
+                IfNoneMatch="*",
+            )
+        except ClientError as error:
+            if error_code(error) in _EXISTS:  # stored by someone else meanwhile
+                return image_id, False
+            raise
+        return image_id, True
+
+    def get(self, image_id: str) -> StoredOriginal:
+        try:
+            response: Any = self.client.get_object(Bucket=self.bucket, Key=self.key_of(image_id))
+        except ClientError as error:
+            if error_code(error) in _MISSING:
+                raise ImageNotFound(f"no original stored for {image_id}") from error
+            raise
+        with response["Body"] as body:
+            data = body.read()
+        return StoredOriginal(
+            image_id,
+            data,
+            self.uri_of(image_id),
+            decode_metadata(response.get("Metadata") or {}),
+            format_iso(response["LastModified"]),
+        )
+
+    def exists(self, image_id: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.key_of(image_id))
+        except ClientError as error:
+            if error_code(error) in _MISSING:
+                return False
+            raise
+        return True
+
+    def ids(self) -> Iterator[str]:
+        start = f"{self.prefix}/" if self.prefix else ""
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=start):
+            for entry in page.get("Contents", []):
+                name = entry["Key"].rsplit("/", 1)[-1]
+                # only originals: Grid's image bucket also holds optimised/<key> PNGs
+                if _ID.match(name) and entry["Key"] == self.key_of(name):
+                    yield name

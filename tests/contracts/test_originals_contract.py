@@ -1,0 +1,92 @@
+"""Behaviour every originals store must show (file:// and s3://, through moto)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reingest.errors import ImageNotFound
+from reingest.originals.base import OriginalsStore, UploadRecord, image_id_of, storage_key
+
+#: moto for AWS: tests/aws.py
+pytest_plugins = ["aws"]
+
+
+@pytest.fixture(params=["file", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OriginalsStore]:
+    from reingest.backends import open_backend
+
+    if request.param == "s3":
+        import boto3
+
+        from aws import unique_name
+
+        request.getfixturevalue("aws_env")  # moto, started only when this param runs
+        bucket = unique_name("originals")
+        boto3.client("s3").create_bucket(Bucket=bucket)
+        url = f"s3://{bucket}/images"
+    else:
+        url = (tmp_path / "originals").as_uri()
+    backend = open_backend("originals", url, OriginalsStore)
+    yield backend
+    backend.close()
+
+
+def test_an_original_is_stored_under_its_sha1_in_grids_layout(store: OriginalsStore) -> None:
+    image_id, new = store.put(b"bytes", UploadRecord(uploaded_by="me"))
+    assert image_id == image_id_of(b"bytes") and new
+    stored = store.get(image_id)
+    assert stored.id == image_id and stored.data == b"bytes"
+    assert stored.uri.endswith("/" + storage_key(image_id))
+
+
+def test_an_original_is_never_overwritten(store: OriginalsStore) -> None:
+    first = UploadRecord(uploaded_by="first", filename="a.jpg")
+    image_id, _ = store.put(b"bytes", first)
+    assert store.put(b"bytes", UploadRecord(uploaded_by="second")) == (image_id, False)
+    assert store.get(image_id).upload == first
+
+
+def test_the_upload_record_round_trips(store: OriginalsStore) -> None:
+    upload = UploadRecord(
+        uploaded_by="séb.cevey@theguardian.co.uk",
+        upload_time="2021-02-01T03:52:34.000Z",
+        filename="This photo was taken in Łódź.jpg",
+    )
+    image_id, _ = store.put(b"bytes", upload)
+    assert store.get(image_id).upload == upload
+
+
+def test_identifiers_round_trip(store: OriginalsStore, request: pytest.FixtureRequest) -> None:
+    if request.node.callspec.params["store"] == "s3":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="moto drops user-metadata keys containing '!' (its key regex is "
+                "[a-zA-Z0-9-_.]); real S3 keeps Grid's identifier!<key> keys",
+            )
+        )
+    upload = UploadRecord(identifiers={"picdarurn": "12*543^25", "replaces-media-id": "a/b c"})
+    image_id, _ = store.put(b"bytes", upload)
+    assert store.get(image_id).upload.identifiers == upload.identifiers
+
+
+def test_a_missing_upload_time_means_the_stored_time(store: OriginalsStore) -> None:
+    image_id, _ = store.put(b"x", UploadRecord())
+    stored = store.get(image_id)
+    assert stored.upload.uploaded_by == "re-ingester" and stored.upload.upload_time is None
+    assert stored.last_modified.endswith("Z") and stored.last_modified[:2] == "20"
+
+
+def test_missing_ids_are_reported(store: OriginalsStore) -> None:
+    assert not store.exists("0" * 40)
+    with pytest.raises(ImageNotFound):
+        store.get("0" * 40)
+
+
+def test_ids_streams_every_stored_id(store: OriginalsStore) -> None:
+    ids = {store.put(bytes([n]) * 10, UploadRecord())[0] for n in range(12)}
+    assert sorted(store.ids()) == sorted(ids)
+    assert all(store.exists(image_id) for image_id in ids)

@@ -1,0 +1,203 @@
+"""AWS backends beyond the shared contracts: Grid's wire and metadata formats, and the failure
+modes the original tool got wrong (BatchWriteItem's UnprocessedItems)."""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+
+from reingest.backends import open_backend
+from reingest.originals.base import OriginalsStore, UploadRecord, storage_key
+from reingest.originals.s3 import decode_metadata, encode_metadata
+from reingest.progress.base import ProgressTable
+from reingest.progress.dynamodb import DynamoProgressTable
+from reingest.states import State
+from reingest.streams.base import Priority, Streams
+
+pytest_plugins = ["aws"]
+
+#: one write at a time: moto undoes a failed transaction by restoring a snapshot of the whole
+#: table, which erases concurrent writes (DynamoDB itself serialises them)
+SERIAL = "?parallelism=1"
+
+
+def unique_name(prefix: str) -> str:
+    # as tests/aws.py's (importing it here would keep pytest from rewriting the plugin)
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+# -- S3 user metadata (pure: no server) -----------------------------------------------------
+
+
+def test_grids_s3_user_metadata_decodes_as_in_grids_test() -> None:
+    """grid-model.md §4.7, PT S3FileExtractedMetadata."""
+    upload = decode_metadata(
+        {
+            "file-name": "This%20photo%20was%20taken%20in%20%C5%81%C3%B3d%C5%BA.jpg",
+            "uploaded-by": "s%C3%A9b.cevey%40theguardian.co.uk",
+            "upload-time": "2021-02-01T12%3A52%3A34%2B09%3A00",
+            "identifier!picdarurn": "12*543%5E25",
+        }
+    )
+    assert upload == UploadRecord(
+        uploaded_by="séb.cevey@theguardian.co.uk",
+        upload_time="2021-02-01T03:52:34.000Z",
+        filename="This photo was taken in Łódź.jpg",
+        identifiers={"picdarurn": "12*543^25"},
+    )
+
+
+def test_underscored_keys_and_values_never_encoded_read_as_they_are() -> None:
+    upload = decode_metadata(
+        {"uploaded_by": "user", "upload_time": "2019-12-11T01:12:10.427Z", "file_name": "a.jpg"}
+    )
+    assert upload.uploaded_by == "user"
+    assert upload.upload_time == "2019-12-11T01:12:10.427Z"
+    assert upload.filename == "a.jpg"
+    assert decode_metadata({}) == UploadRecord()
+
+
+def test_metadata_is_written_url_encoded_as_grid_writes_it() -> None:
+    metadata = encode_metadata(
+        UploadRecord(
+            uploaded_by="séb.cevey@theguardian.co.uk",
+            upload_time="2021-02-01T03:52:34.000Z",
+            filename="This photo was taken in Łódź.jpg",
+            identifiers={"picdarurn": "12*543^25"},
+        )
+    )
+    assert metadata == {
+        "uploaded-by": "s%C3%A9b.cevey%40theguardian.co.uk",
+        "upload-time": "2021-02-01T03%3A52%3A34.000Z",
+        "file-name": "This%20photo%20was%20taken%20in%20%C5%81%C3%B3d%C5%BA.jpg",
+        "identifier!picdarurn": "12*543%5E25",
+    }
+    assert all(value.isascii() for value in metadata.values())
+
+
+# -- S3 store (moto) ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bucket(aws_env: str) -> str:
+    name = unique_name("originals")
+    boto3.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+def test_s3_uri_and_keys_follow_grid(bucket: str) -> None:
+    store = open_backend("originals", f"s3://{bucket}", OriginalsStore)
+    image_id, _ = store.put(b"grid", UploadRecord(filename="a.jpg"))
+    assert store.get(image_id).uri == f"http://{bucket}.s3.amazonaws.com/{storage_key(image_id)}"
+    s3 = boto3.client("s3")
+    head = s3.head_object(Bucket=bucket, Key=storage_key(image_id))
+    assert head["Metadata"] == {"uploaded-by": "re-ingester", "file-name": "a.jpg"}
+    # Grid's image bucket also holds optimised PNGs under optimised/<key>: not originals
+    s3.put_object(Bucket=bucket, Key=f"optimised/{storage_key(image_id)}", Body=b"png")
+    assert list(store.ids()) == [image_id]
+
+
+def test_s3_reads_an_object_grid_stored_and_its_last_modified(bucket: str) -> None:
+    image_id = "ab" * 20
+    boto3.client("s3").put_object(
+        Bucket=bucket,
+        Key=f"prefix/{storage_key(image_id)}",
+        Body=b"original",
+        Metadata={"uploaded_by": "user"},
+    )
+    store = open_backend("originals", f"s3://{bucket}/prefix", OriginalsStore)
+    stored = store.get(image_id)
+    assert stored.data == b"original" and stored.upload.uploaded_by == "user"
+    assert stored.upload.upload_time is None
+    assert stored.last_modified.endswith("Z") and len(stored.last_modified) == 24
+
+
+# -- DynamoDB progress (moto) ---------------------------------------------------------------
+
+
+class UnprocessedOnce:
+    """A boto3 client whose first BatchWriteItem call leaves half its items unprocessed (without
+    writing them), as DynamoDB does under throttling; every other call goes through."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.batch_writes = 0
+
+    def batch_write_item(self, RequestItems: dict[str, list[Any]]) -> dict[str, Any]:
+        self.batch_writes += 1
+        if self.batch_writes > 1:
+            return dict(self.real.batch_write_item(RequestItems=RequestItems))
+        [(table, requests)] = RequestItems.items()
+        keep, left = requests[: len(requests) // 2], requests[len(requests) // 2 :]
+        self.real.batch_write_item(RequestItems={table: keep})
+        return {"UnprocessedItems": {table: left}}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_unprocessed_items_are_retried_until_none_are_left(aws_env: str) -> None:
+    table = open_backend("progress", f"dynamodb://{unique_name('progress')}{SERIAL}", ProgressTable)
+    assert isinstance(table, DynamoProgressTable)
+    stub = UnprocessedOnce(table.client)
+    table.client = stub
+    ids = [f"{i:040x}" for i in range(20)]
+    assert table.add(ids) == 20
+    assert stub.batch_writes == 2  # the unprocessed half was sent again
+    assert [image_id for image_id, _ in table.scan()] == ids
+    assert table.counts() == table.recount() == {State.NotStarted: 20}
+    table.close()
+
+
+def test_a_claim_from_a_stale_candidate_list_loses(aws_env: str) -> None:
+    """Two workers see the same candidates (the GSI is eventually consistent); the second to
+    write loses every condition and claims nothing twice. (Deterministic on purpose: moto's
+    threaded server does not serialise concurrent conditional writes as DynamoDB does.)"""
+    name = f"dynamodb://{unique_name('progress')}{SERIAL}"
+    slow = open_backend("progress", name, ProgressTable)
+    fast = open_backend("progress", name, ProgressTable)
+    assert isinstance(slow, DynamoProgressTable)
+    slow.add(f"{i:040x}" for i in range(6))
+    stale = list(slow._query_state(State.NotStarted))
+    assert len(fast.claim(State.NotStarted, State.InProgress, "fast", 4, 60)) == 4
+    slow._query_state = lambda *_args, **_kwargs: iter(stale)  # type: ignore[method-assign]
+    won = slow.claim(State.NotStarted, State.InProgress, "slow", 6, 60)
+    assert [c.id for c in won] == [f"{i:040x}" for i in (4, 5)]
+    assert fast.counts() == fast.recount() == {State.InProgress: 6}
+    owners = {row.id: row.owner for row in fast.get([f"{i:040x}" for i in range(6)])}
+    assert list(owners.values()) == ["fast"] * 4 + ["slow"] * 2
+    slow.close()
+    fast.close()
+
+
+# -- Kinesis streams (moto) -----------------------------------------------------------------
+
+
+def test_kinesis_records_carry_the_payload_as_given_and_grids_records_are_read(
+    aws_env: str,
+) -> None:
+    base = unique_name("streams")
+    streams = open_backend("streams", f"kinesis://{base}", Streams)
+    compressed = b"\x00" + gzip.compress(b'{"subject":"reingest-image"}')
+    streams.publish(Priority.LOW, [compressed])
+    kinesis = boto3.client("kinesis")
+    # a record written by Grid itself (plain JSON is accepted too)
+    kinesis.put_record(StreamName=f"{base}-low", Data=b'{"subject":"image"}', PartitionKey="p")
+    shard = kinesis.list_shards(StreamName=f"{base}-low")["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(
+        StreamName=f"{base}-low", ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    assert kinesis.get_records(ShardIterator=iterator)["Records"][0]["Data"] == compressed
+    received = streams.receive(Priority.LOW, "thrall", 10, 60)
+    assert [d.payload for d in received] == [compressed, b'{"subject":"image"}']
+    streams.ack(received)
+    assert streams.lag(Priority.LOW).depth == 0
+    # the acked prefix is folded into the checkpoint: a new consumer starts after it
+    again = open_backend("streams", f"kinesis://{base}", Streams)
+    assert again.receive(Priority.LOW, "other", 10, 60) == []
+    streams.publish(Priority.LOW, [b"next"])
+    assert [d.payload for d in again.receive(Priority.LOW, "other", 10, 60)] == [b"next"]

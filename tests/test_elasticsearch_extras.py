@@ -1,0 +1,218 @@
+"""The Elasticsearch index without a server: the official client runs for real, only its HTTP
+transport is replaced by a small in-memory Elasticsearch (documents, _seq_no/_primary_term
+optimistic concurrency, the strict top-level mapping). The shared index suite runs on it, and
+the requests the backend builds are checked. Against a real server: REINGEST_TEST_ES_URL."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import elastic_transport
+import pytest
+from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+
+from contracts import test_index_contract as contract
+from reingest.index.documents import DocumentUpdate
+from reingest.index.elasticsearch import MAPPINGS, ElasticsearchIndex
+
+
+class FakeElasticsearch:
+    def __init__(self) -> None:
+        self.indices: dict[str, dict[str, tuple[dict[str, Any], int]]] = {}
+        self.created: dict[str, Any] = {}
+        self.seq_no = 0
+        self.requests: list[tuple[str, str, Any]] = []
+        #: ids whose next conditional write fails with a version conflict (a concurrent writer)
+        self.conflict_once: set[str] = set()
+
+    def perform_request(
+        self, method: str, target: str, *, body: Any = None, **_options: Any
+    ) -> tuple[ApiResponseMeta, Any]:
+        self.requests.append((method, target, body))
+        status, answer = self.route(method, target, body)
+        meta = ApiResponseMeta(
+            status=status,
+            http_version="1.1",
+            headers=HttpHeaders({"x-elastic-product": "Elasticsearch"}),
+            duration=0.0,
+            node=NodeConfig("http", "localhost", 9200),
+        )
+        return meta, answer
+
+    def route(self, method: str, target: str, body: Any) -> tuple[int, Any]:
+        split = urlsplit(target)
+        query = {k: v[0] for k, v in parse_qs(split.query).items()}
+        parts = [unquote(p) for p in split.path.strip("/").split("/")]
+        if parts == ["_bulk"]:
+            return 200, self.bulk(body)
+        name = parts[0]
+        docs = self.indices.get(name)
+        if len(parts) == 1:
+            if method == "HEAD":
+                return (200 if docs is not None else 404), None
+            if method == "PUT":
+                self.indices[name] = {}
+                self.created[name] = body
+                return 200, {"acknowledged": True}
+            if method == "DELETE":
+                del self.indices[name]
+                return 200, {"acknowledged": True}
+        assert docs is not None, f"index {name} missing for {method} {target}"
+        if parts[1] == "_doc" and method == "GET":
+            if parts[2] not in docs:
+                return 404, {"_id": parts[2], "found": False}
+            return 200, self.hit(parts[2], docs[parts[2]])
+        if parts[1] == "_doc" and method == "DELETE":
+            found = docs.pop(parts[2], None)
+            return (200, {"result": "deleted"}) if found else (404, {"result": "not_found"})
+        if parts[1] == "_mget":
+            includes = query.get("_source_includes")
+            return 200, {
+                "docs": [
+                    self.hit(i, docs[i], includes) if i in docs else {"_id": i, "found": False}
+                    for i in body["ids"]
+                ]
+            }
+        if parts[1] == "_count":
+            return 200, {"count": len(docs)}
+        if parts[1] == "_delete_by_query":
+            deleted = len(docs)
+            docs.clear()
+            return 200, {"deleted": deleted}
+        raise AssertionError(f"unexpected request {method} {target}")
+
+    def hit(
+        self, image_id: str, stored: tuple[dict[str, Any], int], includes: str | None = None
+    ) -> dict[str, Any]:
+        source, seq_no = stored
+        if includes:
+            source = {k: v for k, v in source.items() if k in includes.split(",")}
+        return {
+            "_id": image_id,
+            "found": True,
+            "_seq_no": seq_no,
+            "_primary_term": 1,
+            "_source": json.loads(json.dumps(source)),
+        }
+
+    def bulk(self, lines: list[Any]) -> dict[str, Any]:
+        items = []
+        for action_line, source in zip(lines[::2], lines[1::2], strict=True):
+            [(action, meta)] = action_line.items()
+            docs = self.indices[meta["_index"]]
+            image_id = meta["_id"]
+            result: dict[str, Any] = {"_id": image_id, "status": 200}
+            unknown = set(source) - set(MAPPINGS["properties"])
+            conflict = (action == "create" and image_id in docs) or (
+                action == "index"
+                and (
+                    image_id in self.conflict_once
+                    or image_id not in docs
+                    or docs[image_id][1] != meta["if_seq_no"]
+                    or meta["if_primary_term"] != 1
+                )
+            )
+            self.conflict_once.discard(image_id)
+            if unknown:
+                result = {
+                    "_id": image_id,
+                    "status": 400,
+                    "error": {
+                        "type": "strict_dynamic_mapping_exception",
+                        "reason": f"mapping set to strict, dynamic introduction of {unknown}",
+                    },
+                }
+            elif conflict:
+                result = {
+                    "_id": image_id,
+                    "status": 409,
+                    "error": {"type": "version_conflict_engine_exception"},
+                }
+            else:
+                self.seq_no += 1
+                docs[image_id] = (source, self.seq_no)
+            items.append({action: result})
+        return {"errors": any("error" in next(iter(i.values())) for i in items), "items": items}
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeElasticsearch:
+    server = FakeElasticsearch()
+    monkeypatch.setattr(elastic_transport.Transport, "perform_request", server.perform_request)
+    return server
+
+
+@pytest.fixture
+def es_index(fake: FakeElasticsearch) -> Iterator[ElasticsearchIndex]:
+    index = ElasticsearchIndex("http://user:secret@localhost:9200/Images_Current")
+    yield index
+    index.close()
+
+
+CONTRACT = sorted(
+    (name, case)
+    for name, case in vars(contract).items()
+    if name.startswith("test_") and inspect.isfunction(case)
+)
+
+
+@pytest.mark.parametrize("case", [case for _, case in CONTRACT], ids=[n for n, _ in CONTRACT])
+def test_the_shared_index_suite_holds_on_the_client_with_a_fake_server(
+    case: Any, es_index: ElasticsearchIndex
+) -> None:
+    case(es_index)
+
+
+def test_the_index_is_created_once_with_grids_strict_mapping(
+    fake: FakeElasticsearch, es_index: ElasticsearchIndex
+) -> None:
+    assert es_index.index == "Images_Current"
+    created = fake.created["Images_Current"]
+    assert created["mappings"]["dynamic"] == "strict"
+    assert created["mappings"]["properties"]["fileMetadata"]["dynamic"] is True
+    assert created["mappings"]["properties"]["identifiers"]["dynamic"] is True
+    ElasticsearchIndex("http://localhost:9200/Images_Current").close()
+    assert [r for r in fake.requests if r[0] == "PUT" and r[1] == "/Images_Current"] == [
+        ("PUT", "/Images_Current", created)
+    ]
+
+
+def test_writes_are_conditional_and_wait_for_refresh(
+    fake: FakeElasticsearch, es_index: ElasticsearchIndex
+) -> None:
+    image = contract.image("a")
+    es_index.apply([DocumentUpdate.image(image, "2024-01-01T00:00:00.000Z")])
+    es_index.apply([DocumentUpdate.image(image, "2024-02-01T00:00:00.000Z")])
+    bulks = [(target, body) for method, target, body in fake.requests if "_bulk" in target]
+    assert all("refresh=wait_for" in target for target, _ in bulks)
+    assert list(bulks[0][1][0]) == ["create"]
+    assert bulks[1][1][0] == {
+        "index": {"_index": "Images_Current", "_id": "a", "if_seq_no": 1, "if_primary_term": 1}
+    }
+    # a stale message changes nothing: no write at all
+    es_index.apply([DocumentUpdate.image(image, "2023-01-01T00:00:00.000Z")])
+    assert len([r for r in fake.requests if "_bulk" in r[1]]) == 2
+
+
+def test_a_version_conflict_is_read_again_and_retried(
+    fake: FakeElasticsearch, es_index: ElasticsearchIndex
+) -> None:
+    es_index.apply([DocumentUpdate.image(contract.image("a"), "2024-01-01T00:00:00.000Z")])
+    fake.conflict_once.add("a")
+    newer = contract.image("a", originalMetadata={"title": "newer"})
+    es_index.apply([DocumentUpdate.image(newer, "2024-02-01T00:00:00.000Z")])
+    document = es_index.get("a")
+    assert document is not None and document["metadata"] == {"title": "newer"}
+    assert es_index.versions(["a", "b"]) == {"a": "2024-02-01T00:00:00.000Z"}
+
+
+def test_a_document_the_mapping_refuses_is_a_readable_error(es_index: ElasticsearchIndex) -> None:
+    from reingest.errors import DownstreamError
+
+    bad = contract.image("a", notAGridField=1)
+    with pytest.raises(DownstreamError, match="refused 1 documents; first: a: mapping set"):
+        es_index.apply([DocumentUpdate.image(bad, "2024-01-01T00:00:00.000Z")])
