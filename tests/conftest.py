@@ -15,19 +15,30 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = (PROJECT_ROOT / ".." / "shared" / "fixtures" / "grid-images").resolve()
 
 
+#: the original Lambdas' environment names, which Settings also reads
+ORIGINAL_LAMBDA_SETTINGS = (
+    "API_KEY",
+    "PROJECTION_ENDPOINT",
+    "IMAGES_ENDPOINT",
+    "KINESIS_STREAM",
+    "IMAGES_TO_INDEX_DYNAMO_TABLE",
+    "BATCH_SIZE",
+    "MAX_SIZE",
+    "START_STATE",
+    "CHECKER_START_STATE",
+    "LATENCY_THRESHOLD",
+    "STAGE",
+    "DOMAIN_ROOT",
+)
+
+
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """No REINGEST_* (or original Lambda) setting leaks into a test from the caller's shell."""
     for name in list(os.environ):
         if name.startswith("REINGEST_") and name != "REINGEST_TEST_ES_URL":
             monkeypatch.delenv(name)
-    for name in (
-        "BATCH_SIZE",
-        "MAX_SIZE",
-        "START_STATE",
-        "CHECKER_START_STATE",
-        "LATENCY_THRESHOLD",
-    ):
+    for name in ORIGINAL_LAMBDA_SETTINGS:
         monkeypatch.delenv(name, raising=False)
 
 

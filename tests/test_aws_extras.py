@@ -177,23 +177,24 @@ def test_a_claim_from_a_stale_candidate_list_loses(aws_env: str) -> None:
 # -- Kinesis streams (moto) -----------------------------------------------------------------
 
 
-def test_kinesis_records_carry_the_payload_as_given_and_grids_records_are_read(
+def test_kinesis_records_are_framed_as_grid_writes_them_and_both_forms_are_read(
     aws_env: str,
 ) -> None:
     base = unique_name("streams")
     streams = open_backend("streams", f"kinesis://{base}", Streams)
-    compressed = b"\x00" + gzip.compress(b'{"subject":"reingest-image"}')
-    streams.publish(Priority.LOW, [compressed])
+    body = b'{"subject":"reingest-image"}'
+    streams.publish(Priority.LOW, [body])
     kinesis = boto3.client("kinesis")
-    # a record written by Grid itself (plain JSON is accepted too)
+    # a record written by Grid itself in plain JSON (its readers accept both forms)
     kinesis.put_record(StreamName=f"{base}-low", Data=b'{"subject":"image"}', PartitionKey="p")
     shard = kinesis.list_shards(StreamName=f"{base}-low")["Shards"][0]["ShardId"]
     iterator = kinesis.get_shard_iterator(
         StreamName=f"{base}-low", ShardId=shard, ShardIteratorType="TRIM_HORIZON"
     )["ShardIterator"]
-    assert kinesis.get_records(ShardIterator=iterator)["Records"][0]["Data"] == compressed
+    on_the_wire = kinesis.get_records(ShardIterator=iterator)["Records"][0]["Data"]
+    assert on_the_wire[:1] == b"\x00" and gzip.decompress(on_the_wire[1:]) == body
     received = streams.receive(Priority.LOW, "thrall", 10, 60)
-    assert [d.payload for d in received] == [compressed, b'{"subject":"image"}']
+    assert [d.payload for d in received] == [body, b'{"subject":"image"}']
     streams.ack(received)
     assert streams.lag(Priority.LOW).depth == 0
     # the acked prefix is folded into the checkpoint: a new consumer starts after it

@@ -16,7 +16,7 @@ from .services.base import DataServices
 from .streams.base import Streams
 
 if TYPE_CHECKING:
-    from .projection import ImageProjector
+    from .projection import ImageProjector, Projector
 
 T = TypeVar("T")
 
@@ -117,6 +117,12 @@ class Components:
                 remote.close()
                 raise
             return remote
+        return self.local_projector
+
+    @cached_property
+    def local_projector(self) -> Projector:
+        """Projection here, from the originals store and data services (what an upload or
+        the projection endpoint uses, whatever ``projection_url`` says)."""
         from .projection import Projector
 
         return Projector(self.originals, self.services, self.settings.cleaners)

@@ -107,14 +107,19 @@ def _project(
 ) -> tuple[Outcome, bytes | None]:
     """Project one image; every failure becomes an outcome with a reason, never an exception.
     Transient failures are tried again with capped, jittered exponential backoff first."""
-    retrying = Retrying(
-        retry=retry_if_exception_type(TRANSIENT),
-        stop=stop_after_attempt(settings.projection_tries),
-        wait=wait_random_exponential(multiplier=0.1, max=settings.projection_backoff_cap_seconds),
-        reraise=True,
-    )
     try:
-        image = retrying(projector.project, claim.id)
+        try:
+            image = projector.project(claim.id)
+        except TRANSIENT:  # the rare path pays for the retry machinery
+            retrying = Retrying(
+                retry=retry_if_exception_type(TRANSIENT),
+                stop=stop_after_attempt(settings.projection_tries - 1),
+                wait=wait_random_exponential(
+                    multiplier=0.1, max=settings.projection_backoff_cap_seconds
+                ),
+                reraise=True,
+            )
+            image = retrying(projector.project, claim.id)
     except Exception as error:
         state, reason = classify(error)
         return Outcome(claim.id, state, reason), None

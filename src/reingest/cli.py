@@ -20,13 +20,14 @@ from .backends import Components
 from .batch_check import check_batch
 from .batch_index import index_batch
 from .config import Settings
-from .errors import ImageNotFound, LoaderError, ReingestError
+from .dates import from_epoch
+from .errors import ConfigurationError, ImageNotFound, LoaderError, ReingestError
 from .ids import queue_full_reindex, upload_ids
 from .ingest import ingest_files, iter_files
-from .loader import build_image, read_file
+from .loader import build_image
+from .loader.cleaners import chain
 from .metrics import collect, render, write_textfile
 from .originals.base import StoredOriginal, UploadRecord, image_id_of
-from .projection import Projector
 from .runner import RunSummary, remaining, run, run_thrall, run_worker
 from .services.local import LocalDataServices
 from .states import FAILURE_STATES, State
@@ -141,7 +142,7 @@ def ingest(
                 bar.console.print(f"[yellow]refused[/yellow] {path}: {problem}", highlight=False)
             bar.advance(task)
 
-        projector = Projector(opened.originals, opened.services)
+        projector = opened.local_projector
         report = ingest_files(
             files, opened.originals, projector, opened.streams, uploaded_by, on_file
         )
@@ -154,31 +155,30 @@ def ingest(
 
 
 @app.command("project-file")
-def project_file(path: Annotated[Path, typer.Argument(help="An image file.")]) -> None:
+def project_file(
+    path: Annotated[Path, typer.Argument(help="An image file.")],
+    cleaners: Annotated[
+        str,
+        typer.Option(help="Metadata cleaners to apply: none (as Grid's converter) or guardian."),
+    ] = "none",
+) -> None:
     """Print the loader's projection of one file as Grid Image JSON."""
     try:
         data = path.read_bytes()
     except OSError as error:
         raise fail(f"{path}: {error.strerror or error}") from None
     try:
-        read_file(data, path.name)
-        stored = StoredOriginal(
-            image_id_of(data),
-            data,
-            path.absolute().as_uri(),
-            UploadRecord(filename=path.name),
-            _mtime_iso(path),
-        )
-        image = build_image(stored, stored.last_modified)
+        chosen = chain(cleaners)
+    except ConfigurationError as error:
+        raise fail(str(error)) from None
+    modified = from_epoch(path.stat().st_mtime)
+    upload = UploadRecord(filename=path.name)
+    stored = StoredOriginal(image_id_of(data), data, path.absolute().as_uri(), upload, modified)
+    try:
+        image = build_image(stored, modified, chosen)
     except LoaderError as error:
         raise fail(f"{path}: {error}") from None
     dump(image.to_json())
-
-
-def _mtime_iso(path: Path) -> str:
-    from .dates import from_epoch
-
-    return from_epoch(path.stat().st_mtime)
 
 
 @app.command()

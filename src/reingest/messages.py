@@ -46,7 +46,25 @@ def reingest_message(image: Image, last_modified: str | None = None) -> UpdateMe
 
 def encode(message: UpdateMessage, compress: bool = False) -> bytes:
     body = message.to_json_bytes()
-    return b"\x00" + gzip.compress(body, compresslevel=5) if compress else body
+    return compressed(body) if compress else body
+
+
+def compressed(payload: bytes) -> bytes:
+    """Grid's Kinesis record framing: 0x00 then gzip(JSON); already-framed payloads pass."""
+    if payload[:1] == b"\x00":
+        return payload
+    return b"\x00" + gzip.compress(payload, compresslevel=5)
+
+
+def uncompressed(payload: bytes) -> bytes:
+    """The JSON inside a framed record; a payload that is not valid framing is left as it is
+    (decode then says what is wrong with it)."""
+    if payload[:1] != b"\x00":
+        return payload
+    try:
+        return gzip.decompress(payload[1:])
+    except (OSError, EOFError):
+        return payload
 
 
 def decode(payload: bytes) -> UpdateMessage:

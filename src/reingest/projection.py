@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .config import Settings
 from .dates import format_iso, parse_iso
 from .loader import build_image
 from .loader.cleaners import chain
@@ -25,12 +24,12 @@ class ImageProjector(Protocol):
 
 class Projector:
     def __init__(
-        self, originals: OriginalsStore, services: DataServices, cleaners: str | None = None
+        self, originals: OriginalsStore, services: DataServices, cleaners: str = "none"
     ) -> None:
-        """``cleaners`` names the metadata cleaner chain; None reads REINGEST_CLEANERS."""
+        """``cleaners`` names the metadata cleaner chain (``Settings.cleaners``)."""
         self.originals = originals
         self.services = services
-        self.cleaners = chain(cleaners or Settings.from_env().cleaners)
+        self.cleaners = chain(cleaners)
 
     def project(self, image_id: str) -> Image:
         """Raises ImageNotFound, LoaderError (permanent) or DownstreamError."""

@@ -15,7 +15,6 @@ from .backends import Components
 from .ids import queue_full_reindex
 from .ingest import ingest_files
 from .originals.base import UploadRecord
-from .projection import Projector
 from .runner import RunSummary, run
 from .sample import generate_sample_library
 from .services.local import LocalDataServices
@@ -48,7 +47,7 @@ def build_sample_library(
     home = components.settings.home
     sample = generate_sample_library(home / "sample")
     say(f"generated {len(sample.good)} sample originals and {len(sample.broken)} broken files")
-    projector = Projector(components.originals, components.services)
+    projector = components.local_projector
     services = components.services
     if isinstance(services, LocalDataServices):
         services.load(sample.services.items())

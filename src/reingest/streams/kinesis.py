@@ -47,6 +47,7 @@ from botocore.exceptions import ClientError
 
 from ..batching import chunked
 from ..errors import ConfigurationError, TransientError
+from ..messages import compressed, uncompressed
 from ..progress.dynamodb import MAX_TRIES, aws_client, backoff, error_code
 from .base import DeadLetter, Delivery, Priority, StreamLag, Streams
 
@@ -155,7 +156,10 @@ class KinesisStreams(Streams):
 
     def publish(self, priority: Priority, payloads: Sequence[bytes]) -> None:
         for chunk in chunked(payloads, 500):  # PutRecords takes at most 500 records
-            records = [{"Data": data, "PartitionKey": str(uuid.uuid4())} for data in chunk]
+            # Grid's writers frame every record as 0x00 + gzip(JSON); its readers expect that
+            records = [
+                {"Data": compressed(data), "PartitionKey": str(uuid.uuid4())} for data in chunk
+            ]
             for attempt in range(MAX_TRIES):
                 response = self.kinesis.put_records(
                     StreamName=self.names[priority], Records=records
@@ -313,7 +317,7 @@ class KinesisStreams(Streams):
                 yield _Record(
                     shard,
                     record["SequenceNumber"],
-                    bytes(record["Data"]),
+                    uncompressed(bytes(record["Data"])),
                     record["ApproximateArrivalTimestamp"].timestamp(),
                 )
                 if seen >= most:

@@ -19,7 +19,6 @@ from ...backends import Components
 from ...errors import CorruptFile, LoaderError, UnsupportedFileType
 from ...ingest import ingest_files
 from ...loader import read_file
-from ...projection import Projector
 from ..auth import require_key
 from ..deps import BaseUrl, ComponentsDep
 from ..errors import ApiError, ImageId
@@ -62,7 +61,7 @@ def ingest_upload(components: Components, data: bytes, filename: str, uploaded_b
     with tempfile.TemporaryDirectory(prefix="reingest-upload-") as folder:
         path = Path(folder) / filename
         path.write_bytes(data)
-        projector = Projector(components.originals, components.services)
+        projector = components.local_projector
         report = ingest_files(
             [path], components.originals, projector, components.streams, uploaded_by
         )

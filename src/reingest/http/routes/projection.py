@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 
 from ...backends import Components
 from ...errors import ImageNotFound, LoaderError
-from ...projection import Projector
 from ..auth import require_key
 from ..deps import ComponentsDep
 from ..errors import ImageId
@@ -23,7 +22,7 @@ def projection_response(components: Components, image_id: str) -> JSONResponse:
     """The full projection (loader + data services) or the Lambda's error shapes; the loader's
     ``/images/project/{id}`` answers the same way."""
     try:
-        image = Projector(components.originals, components.services).project(image_id)
+        image = components.local_projector.project(image_id)
     except ImageNotFound:
         return JSONResponse({"message": f"image with id={image_id} not-found"}, status_code=404)
     except Exception as error:  # the Lambda answered every failure as a 500 with its message
