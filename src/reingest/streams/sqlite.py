@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Sequence
 
+from ..batching import chunked
 from ..sqlite_db import SqliteDatabase, sqlite_path
 from .base import DeadLetter, Delivery, Priority, StreamLag, Streams
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
+-- the queue rows stay small: leasing a message rewrites its row, and the payload (kilobytes of
+-- JSON, in overflow pages) lives apart so it is written once and deleted once
+CREATE TABLE IF NOT EXISTS stream_messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     priority TEXT NOT NULL,
-    payload BLOB NOT NULL,
     enqueued_at REAL NOT NULL,
     owner TEXT,
     lease_until REAL NOT NULL DEFAULT 0,
     deliveries INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS stream_payloads (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL);
 -- oldest first per priority; leased messages are few and sit at the front, so skipping them
 -- is cheap, and neither receive nor lag sorts the backlog
-CREATE INDEX IF NOT EXISTS messages_by_priority ON messages (priority, seq);
+CREATE INDEX IF NOT EXISTS stream_messages_by_priority ON stream_messages (priority, seq);
 CREATE TABLE IF NOT EXISTS dead_letters (
     seq INTEGER PRIMARY KEY,
     priority TEXT NOT NULL,
@@ -38,30 +42,41 @@ class SqliteStreams(Streams):
     def publish(self, priority: Priority, payloads: Sequence[bytes]) -> None:
         now = time.time()
         with self.db.write() as conn:
-            conn.executemany(
-                "INSERT INTO messages (priority, payload, enqueued_at) VALUES (?, ?, ?)",
-                ((str(priority), payload, now) for payload in payloads),
-            )
+            for payload in payloads:
+                seq = conn.execute(
+                    "INSERT INTO stream_messages (priority, enqueued_at) VALUES (?, ?)",
+                    (str(priority), now),
+                ).lastrowid
+                conn.execute("INSERT INTO stream_payloads VALUES (?, ?)", (seq, payload))
 
     def receive(
         self, priority: Priority, consumer: str, limit: int, lease_seconds: float
     ) -> list[Delivery]:
         now = time.time()
         with self.db.write() as conn:
-            rows = conn.execute(
-                "UPDATE messages SET owner = ?, lease_until = ?, deliveries = deliveries + 1 "
-                "WHERE seq IN (SELECT seq FROM messages WHERE priority = ? AND lease_until < ? "
-                "ORDER BY seq LIMIT ?) RETURNING seq, payload, deliveries",
-                (consumer, now + lease_seconds, str(priority), now, limit),
-            ).fetchall()
+            leased = dict(
+                conn.execute(
+                    "UPDATE stream_messages SET owner = ?, lease_until = ?, "
+                    "deliveries = deliveries + 1 WHERE seq IN (SELECT seq FROM stream_messages "
+                    "WHERE priority = ? AND lease_until < ? ORDER BY seq LIMIT ?) "
+                    "RETURNING seq, deliveries",
+                    (consumer, now + lease_seconds, str(priority), now, limit),
+                ).fetchall()
+            )
+            if not leased:
+                return []
+            rows = []
+            for chunk in chunked(sorted(leased), 500):
+                marks = ",".join("?" * len(chunk))
+                rows += conn.execute(
+                    f"SELECT seq, payload FROM stream_payloads WHERE seq IN ({marks})", chunk
+                ).fetchall()
         rows.sort()
-        return [Delivery(str(seq), priority, payload, n) for seq, payload, n in rows]
+        return [Delivery(str(seq), priority, payload, leased[seq]) for seq, payload in rows]
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         with self.db.write() as conn:
-            conn.executemany(
-                "DELETE FROM messages WHERE seq = ?", ((int(d.id),) for d in deliveries)
-            )
+            _delete(conn, [int(d.id) for d in deliveries])
 
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         with self.db.write() as conn:
@@ -69,7 +84,7 @@ class SqliteStreams(Streams):
                 "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?, ?)",
                 (int(delivery.id), str(delivery.priority), reason, delivery.payload, time.time()),
             )
-            conn.execute("DELETE FROM messages WHERE seq = ?", (int(delivery.id),))
+            _delete(conn, [int(delivery.id)])
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         with self.db.read() as conn:
@@ -88,10 +103,10 @@ class SqliteStreams(Streams):
     def lag(self, priority: Priority) -> StreamLag:
         with self.db.read() as conn:
             depth = conn.execute(
-                "SELECT COUNT(*) FROM messages WHERE priority = ?", (str(priority),)
+                "SELECT COUNT(*) FROM stream_messages WHERE priority = ?", (str(priority),)
             ).fetchone()[0]
             row = conn.execute(
-                "SELECT enqueued_at FROM messages WHERE priority = ? ORDER BY seq LIMIT 1",
+                "SELECT enqueued_at FROM stream_messages WHERE priority = ? ORDER BY seq LIMIT 1",
                 (str(priority),),
             ).fetchone()
             oldest = row[0] if row else None
@@ -99,3 +114,9 @@ class SqliteStreams(Streams):
 
     def close(self) -> None:
         self.db.close()
+
+
+def _delete(conn: sqlite3.Connection, seqs: list[int]) -> None:
+    rows = [(seq,) for seq in seqs]
+    conn.executemany("DELETE FROM stream_messages WHERE seq = ?", rows)
+    conn.executemany("DELETE FROM stream_payloads WHERE seq = ?", rows)
