@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from servers import stop
+
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -86,12 +88,7 @@ def moto_endpoint() -> Iterator[str]:
                 time.sleep(0.1)
         yield endpoint
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture

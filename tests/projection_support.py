@@ -1,4 +1,5 @@
-"""Helpers shared by the HTTP-projector and Lambda tests (a plain module, not a plugin): the
+"""Helpers and fixtures shared by the HTTP-projector and Lambda tests (load it with
+``pytest_plugins = ["projection_support"]``): the
 sample library stored as ``tests/http``'s ``library`` fixture stores it, and that directory's
 ``serve_in_thread`` (uvicorn on a free 127.0.0.1 port)."""
 
@@ -7,12 +8,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from reingest.backends import Components
-from reingest.ingest import ingest_files
-from reingest.originals.base import UploadRecord
-from reingest.projection import Projector
-from reingest.sample import SampleLibrary
-from reingest.services.local import LocalDataServices
+from reingest.quickstart import store_sample_library
+from reingest.sample import SampleLibrary, generate_sample_library
 
 # tests/http is not a package (it would shadow the standard library's http): reach its helpers
 sys.path.append(str(Path(__file__).parent / "http"))
@@ -26,15 +26,17 @@ MISSING_ID = "f" * 40
 
 
 def store_sample(components: Components, sample: SampleLibrary) -> Library:
-    """Good files ingested, broken ones put straight into the store (KnownError material),
-    service data loaded for a third of them."""
-    services = components.services
-    assert isinstance(services, LocalDataServices)
-    services.load(sample.services.items())
-    projector = Projector(components.originals, services)
-    report = ingest_files(sample.good, components.originals, projector, components.streams, "t")
-    broken = [
-        components.originals.put(path.read_bytes(), UploadRecord(filename=path.name))[0]
-        for path in sample.broken
-    ]
-    return Library(report.stored, broken, sorted(sample.services), sample)
+    """The sample stored as quickstart stores it (good ingested, broken straight into the
+    store, service data loaded)."""
+    good, broken = store_sample_library(components, sample)
+    return Library(good, broken, sorted(sample.services), sample)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleLibrary:
+    return generate_sample_library(tmp_path_factory.mktemp("sample"), count=6)
+
+
+@pytest.fixture
+def library(components: Components, sample: SampleLibrary) -> Library:
+    return store_sample(components, sample)

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from projection_support import KEY, MISSING_ID, Library, serve_in_thread, store_sample
+from projection_support import KEY, MISSING_ID, Library, serve_in_thread
 from reingest.aws import lambdas, schedule
 from reingest.backends import Components
 from reingest.config import Settings
@@ -21,11 +21,10 @@ from reingest.http import create_app
 from reingest.messages import decode
 from reingest.progress.dynamodb import DEFAULT_INDEX
 from reingest.projection import Projector
-from reingest.sample import SampleLibrary, generate_sample_library
 from reingest.states import State
 from reingest.thrall import drain
 
-pytest_plugins = ["aws"]
+pytest_plugins = ["aws", "projection_support"]
 
 #: names the original Lambdas (and our template) set; none may leak in from the caller's shell
 ORIGINAL_NAMES = (
@@ -55,16 +54,6 @@ def fresh_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     lambdas.components().close()
     lambdas.components.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleLibrary:
-    return generate_sample_library(tmp_path_factory.mktemp("sample"), count=6)
-
-
-@pytest.fixture
-def library(components: Components, sample: SampleLibrary) -> Library:
-    return store_sample(components, sample)
 
 
 # -- projection -------------------------------------------------------------------------------

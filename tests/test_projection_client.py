@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from projection_support import KEY, MISSING_ID, Library, serve_in_thread, store_sample
+from projection_support import KEY, MISSING_ID, Library, serve_in_thread
 from reingest.backends import Components
 from reingest.batch_index import index_batch
 from reingest.config import Settings
@@ -28,20 +28,12 @@ from reingest.http import create_app
 from reingest.messages import decode
 from reingest.projection import ImageProjector, Projector
 from reingest.projection_client import HttpProjector, RemoteLoaderError
-from reingest.sample import SampleLibrary, generate_sample_library
 from reingest.services.http import DownstreamApiError
 from reingest.states import State
 from reingest.streams.base import Priority
 
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleLibrary:
-    return generate_sample_library(tmp_path_factory.mktemp("sample"), count=6)
-
-
-@pytest.fixture
-def library(components: Components, sample: SampleLibrary) -> Library:
-    return store_sample(components, sample)
+#: the sample and library fixtures
+pytest_plugins = ["projection_support"]
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from .ids import queue_full_reindex
 from .ingest import ingest_files
 from .originals.base import UploadRecord
 from .runner import RunSummary, run
-from .sample import generate_sample_library
+from .sample import SampleLibrary, generate_sample_library
 from .services.local import LocalDataServices
 from .states import State
 from .thrall import drain
@@ -41,19 +41,21 @@ class QuickstartReport:
         return not self.unexpected
 
 
-def build_sample_library(
-    components: Components, say: Callable[[str], None]
+def store_sample_library(
+    components: Components, sample: SampleLibrary, say: Callable[[str], None] = lambda _: None
 ) -> tuple[list[str], list[str]]:
-    home = components.settings.home
-    sample = generate_sample_library(home / "sample")
-    say(f"generated {len(sample.good)} sample originals and {len(sample.broken)} broken files")
-    projector = components.local_projector
+    """Good files ingested (stored, projected, published as uploads), broken ones put straight
+    into the store, service data loaded. Returns (good ids, broken ids)."""
     services = components.services
     if isinstance(services, LocalDataServices):
         services.load(sample.services.items())
         say(f"loaded data-service records for {len(sample.services)} images")
     report = ingest_files(
-        sample.good, components.originals, projector, components.streams, SAMPLE_UPLOADER
+        sample.good,
+        components.originals,
+        components.local_projector,
+        components.streams,
+        SAMPLE_UPLOADER,
     )
     if report.failed:
         raise RuntimeError(f"sample files failed to ingest: {report.failed[:3]}")
@@ -61,7 +63,16 @@ def build_sample_library(
         components.originals.put(path.read_bytes(), UploadRecord(filename=path.name))[0]
         for path in sample.broken
     ]
-    good = report.stored + report.already_stored
+    return report.stored + report.already_stored, broken
+
+
+def build_sample_library(
+    components: Components, say: Callable[[str], None]
+) -> tuple[list[str], list[str]]:
+    home = components.settings.home
+    sample = generate_sample_library(home / "sample")
+    say(f"generated {len(sample.good)} sample originals and {len(sample.broken)} broken files")
+    good, broken = store_sample_library(components, sample, say)
     (home / MANIFEST).write_text(json.dumps({"good": good, "broken": broken}))
     return good, broken
 

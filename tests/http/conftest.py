@@ -12,11 +12,8 @@ from http_support import KEY, OTHER_KEY, Library, serve_in_thread
 
 from reingest.backends import Components
 from reingest.http import create_app
-from reingest.ingest import ingest_files
-from reingest.originals.base import UploadRecord
-from reingest.projection import Projector
+from reingest.quickstart import store_sample_library
 from reingest.sample import SampleLibrary, generate_sample_library
-from reingest.services.local import LocalDataServices
 
 
 @pytest.fixture(scope="session")
@@ -28,16 +25,8 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleLibrary:
 def library(components: Components, sample: SampleLibrary) -> Library:
     """The sample stored as quickstart stores it: good files ingested, broken ones put straight
     into the store, service data loaded for a third of them."""
-    services = components.services
-    assert isinstance(services, LocalDataServices)
-    services.load(sample.services.items())
-    projector = Projector(components.originals, services)
-    report = ingest_files(sample.good, components.originals, projector, components.streams, "t")
-    broken = [
-        components.originals.put(p.read_bytes(), UploadRecord(filename=p.name))[0]
-        for p in sample.broken
-    ]
-    return Library(report.stored, broken, sorted(sample.services), sample)
+    good, broken = store_sample_library(components, sample)
+    return Library(good, broken, sorted(sample.services), sample)
 
 
 @pytest.fixture

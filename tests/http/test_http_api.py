@@ -14,6 +14,7 @@ from reingest.backends import Components
 from reingest.errors import DownstreamError
 from reingest.http import create_app
 from reingest.projection import Projector
+from reingest.quickstart import SAMPLE_UPLOADER
 from reingest.services.base import DataServices, ImageData
 from reingest.states import State
 from reingest.streams.base import Priority
@@ -173,6 +174,7 @@ def test_a_downstream_failure_is_a_500_with_grids_message_shape(
     client: TestClient, components: Components, library: Library
 ) -> None:
     components.__dict__["services"] = _Unwell()
+    components.__dict__.pop("local_projector", None)  # made with the healthy services
     image_id = library.good[0]
     response = client.get(f"/images/projection/{image_id}", headers=HEADERS)
     assert response.status_code == 500
@@ -235,7 +237,8 @@ def test_media_api_serves_indexed_documents_and_searches(
     assert [e["data"]["id"] for e in page["data"]] == [
         e["data"]["id"] for e in everything["data"][1:3]
     ]
-    by_uploader = client.get("/images", params={"uploadedBy": "t"}, headers=HEADERS).json()
+    uploader = {"uploadedBy": SAMPLE_UPLOADER}
+    by_uploader = client.get("/images", params=uploader, headers=HEADERS).json()
     assert by_uploader["total"] == len(library.good)
     assert (
         client.get("/images", params={"uploadedBy": "nobody"}, headers=HEADERS).json()["total"] == 0

@@ -84,9 +84,17 @@ class ProgressTable(ABC):
     def recount(self) -> dict[State, int]:
         """Ids per state by a full count, to check the maintained counters."""
 
-    @abstractmethod
     def scan(self, batch_size: int = 10_000) -> Iterator[tuple[str, State]]:
-        """Every (id, state), streamed in id order."""
+        """Every (id, state), streamed in id order, one short read per page."""
+        last = ""
+        while page := self.scan_page(last, batch_size):
+            yield from page
+            last = page[-1][0]
+
+    def scan_page(self, after: str, limit: int) -> list[tuple[str, State]]:
+        """Up to ``limit`` (id, state) pairs with ids after ``after``, in id order (keyset
+        paging for ``scan``; a backend that overrides ``scan`` need not provide it)."""
+        raise NotImplementedError
 
     @abstractmethod
     def get(self, ids: Sequence[str]) -> list[ProgressRow]: ...

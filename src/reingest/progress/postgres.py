@@ -211,21 +211,15 @@ class PostgresProgressTable(ProgressTable):
             rows = cur.fetchall()
         return {State(state): n for state, n in rows}
 
-    def scan(self, batch_size: int = 10_000) -> Iterator[tuple[str, State]]:
-        last = ""
-        while True:
-            # one short transaction per page: a long scan holds no snapshot open
-            with self._transaction() as cur:
-                cur.execute(
-                    "SELECT id, state FROM reingest_progress WHERE id > %s ORDER BY id LIMIT %s",
-                    (last, batch_size),
-                )
-                rows = cur.fetchall()
-            if not rows:
-                return
-            for image_id, state in rows:
-                yield image_id, State(state)
-            last = rows[-1][0]
+    def scan_page(self, after: str, limit: int) -> list[tuple[str, State]]:
+        # one short transaction per page: a long scan holds no snapshot open
+        with self._transaction() as cur:
+            cur.execute(
+                "SELECT id, state FROM reingest_progress WHERE id > %s ORDER BY id LIMIT %s",
+                (after, limit),
+            )
+            rows = cur.fetchall()
+        return [(image_id, State(state)) for image_id, state in rows]
 
     def get(self, ids: Sequence[str]) -> list[ProgressRow]:
         found: list[ProgressRow] = []

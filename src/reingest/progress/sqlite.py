@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 from ..batching import chunked
 from ..sqlite_db import SqliteDatabase, sqlite_path
@@ -122,19 +122,12 @@ class SqliteProgressTable(ProgressTable):
             rows = conn.execute("SELECT state, COUNT(*) FROM progress GROUP BY state").fetchall()
         return {State(state): n for state, n in rows}
 
-    def scan(self, batch_size: int = 10_000) -> Iterator[tuple[str, State]]:
-        last = ""
-        while True:
-            with self.db.read() as conn:
-                rows = conn.execute(
-                    "SELECT id, state FROM progress WHERE id > ? ORDER BY id LIMIT ?",
-                    (last, batch_size),
-                ).fetchall()
-            if not rows:
-                return
-            for image_id, state in rows:
-                yield image_id, State(state)
-            last = rows[-1][0]
+    def scan_page(self, after: str, limit: int) -> list[tuple[str, State]]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT id, state FROM progress WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+            ).fetchall()
+        return [(image_id, State(state)) for image_id, state in rows]
 
     def get(self, ids: Sequence[str]) -> list[ProgressRow]:
         found: list[ProgressRow] = []
