@@ -47,7 +47,10 @@ def main() -> None:
         with Components(settings) as components:
             assert isinstance(components.services, LocalDataServices)
             components.services.load(sample.services.items())
-            ids = [components.originals.put(p.read_bytes(), UploadRecord(filename=p.name))[0] for p in sample.good]
+            ids = [
+                components.originals.put(p.read_bytes(), UploadRecord(filename=p.name))[0]
+                for p in sample.good
+            ]
             projector = Projector(components.originals, components.services)
 
             for image_id in ids:  # as ingest would have: thumbnails made and stored once

@@ -26,7 +26,9 @@ from reingest.streams.base import Priority
 
 
 def image(image_id: str, title: str) -> Image:
-    metadata = ImageMetadata(title=title, description="x" * 600, keywords=["a", "b"], subjects=[], peopleInImage=[])
+    metadata = ImageMetadata(
+        title=title, description="x" * 600, keywords=["a", "b"], subjects=[], peopleInImage=[]
+    )
     return Image(
         id=image_id,
         uploadTime="2024-01-01T00:00:00.000Z",
@@ -42,7 +44,9 @@ def latencies(components: Components, samples: int, prefix: str) -> list[float]:
     for n in range(samples):
         image_id = f"{prefix}{n:034x}"
         started = time.perf_counter()
-        components.streams.publish(Priority.HIGH, [encode(reingest_message(image(image_id, "edit")))])
+        components.streams.publish(
+            Priority.HIGH, [encode(reingest_message(image(image_id, "edit")))]
+        )
         while components.index.get(image_id) is None:
             time.sleep(0.0005)
         found.append(time.perf_counter() - started)
@@ -70,7 +74,9 @@ def main() -> None:
                 idle = latencies(components, args.samples, "a")
                 payload = encode(reingest_message(image("b" * 40, "reingested")))
                 for start in range(0, args.backlog, 10_000):
-                    components.streams.publish(Priority.LOW, [payload] * min(10_000, args.backlog - start))
+                    components.streams.publish(
+                        Priority.LOW, [payload] * min(10_000, args.backlog - start)
+                    )
                 loaded = latencies(components, args.samples, "c")
                 left = components.streams.lag(Priority.LOW).depth
             finally:
@@ -83,7 +89,9 @@ def main() -> None:
     print(f"{'streams empty':<26}{idle_p50:>10.1f}{idle_p99:>10.1f}")
     print(f"{f'{args.backlog:,} low waiting':<26}{load_p50:>10.1f}{load_p99:>10.1f}")
     print(f"{'ratio (loaded / empty)':<26}{load_p50 / idle_p50:>10.2f}{load_p99 / idle_p99:>10.2f}")
-    print(f"low-priority messages still waiting at the end: {left:,} (thrall kept serving edits first)")
+    print(
+        f"low-priority messages still waiting at the end: {left:,} (thrall kept serving edits first)"
+    )
 
 
 if __name__ == "__main__":

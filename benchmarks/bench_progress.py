@@ -35,13 +35,20 @@ print(json.dumps({"seconds": seconds, "added": report.added,
 def write_ids(path: Path, n: int) -> None:
     with path.open("w") as handle:
         for start in range(0, n, 100_000):
-            handle.write("".join(f"{i * 2654435761 % (1 << 160):040x}\n" for i in range(start, min(n, start + 100_000))))
+            handle.write(
+                "".join(
+                    f"{i * 2654435761 % (1 << 160):040x}\n"
+                    for i in range(start, min(n, start + 100_000))
+                )
+            )
 
 
 def baseline_insert(db: Path, ids_file: Path) -> float:
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("CREATE TABLE progress (id TEXT PRIMARY KEY, state INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID")
+    conn.execute(
+        "CREATE TABLE progress (id TEXT PRIMARY KEY, state INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID"
+    )
     started = time.perf_counter()
     batch: list[str] = []
     with ids_file.open() as handle:
@@ -59,7 +66,9 @@ def baseline_insert(db: Path, ids_file: Path) -> float:
 
 def _insert_sorted(conn: sqlite3.Connection, batch: list[str]) -> None:
     conn.execute("BEGIN")
-    conn.executemany("INSERT OR IGNORE INTO progress (id) VALUES (?)", ((i,) for i in sorted(batch)))
+    conn.executemany(
+        "INSERT OR IGNORE INTO progress (id) VALUES (?)", ((i,) for i in sorted(batch))
+    )
     conn.execute("COMMIT")
 
 
@@ -84,7 +93,9 @@ def main() -> None:
         base_seconds = baseline_insert(work / "baseline.db", ids_file)
         child = subprocess.run(
             [sys.executable, "-c", CHILD, f"sqlite:///{work}/progress.db", str(ids_file)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         ours = json.loads(child.stdout)
 
@@ -94,21 +105,40 @@ def main() -> None:
         table = SqliteProgressTable(f"sqlite:///{work}/progress.db")
         stats_s = timed(table.counts)
         base_conn = sqlite3.connect(work / "baseline.db")
-        group_s = timed(lambda: base_conn.execute("SELECT state, COUNT(*) FROM progress GROUP BY state").fetchall(), 3)
-        claim_s = timed(lambda: table.claim(State.NotStarted, State.InProgress, "bench", 100, 60), 20)
+        group_s = timed(
+            lambda: base_conn.execute(
+                "SELECT state, COUNT(*) FROM progress GROUP BY state"
+            ).fetchall(),
+            3,
+        )
+        claim_s = timed(
+            lambda: table.claim(State.NotStarted, State.InProgress, "bench", 100, 60), 20
+        )
         recount_ok = table.counts() == table.recount()
 
     rows = [
-        ("ids upload", f"{n / ours['seconds']:,.0f} ids/s", f"{n / base_seconds:,.0f} ids/s", f"{base_seconds / ours['seconds']:.2f}"),
+        (
+            "ids upload",
+            f"{n / ours['seconds']:,.0f} ids/s",
+            f"{n / base_seconds:,.0f} ids/s",
+            f"{base_seconds / ours['seconds']:.2f}",
+        ),
         ("upload peak RSS", f"{ours['peak_rss_mb']:.0f} MB", "", ""),
-        ("stats", f"{stats_s * 1000:.2f} ms", f"{group_s * 1000:.1f} ms (full GROUP BY)", f"{group_s / stats_s:.0f}x faster"),
+        (
+            "stats",
+            f"{stats_s * 1000:.2f} ms",
+            f"{group_s * 1000:.1f} ms (full GROUP BY)",
+            f"{group_s / stats_s:.0f}x faster",
+        ),
         ("claim 100 ids", f"{claim_s * 1000:.2f} ms", "", ""),
     ]
     print(f"progress table, {n:,} ids (counters match a full count: {recount_ok})")
     print(f"{'measure':<18}{'reingest':<22}{'bare SQLite baseline':<34}ratio")
     for row in rows:
         print(f"{row[0]:<18}{row[1]:<22}{row[2]:<34}{row[3]}")
-    print(f"(max RSS of this parent process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+    print(
+        f"(max RSS of this parent process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -23,28 +23,49 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from servers import throwaway_postgres, throwaway_redis  # noqa: E402
-
-from reingest.originals.base import UploadRecord  # noqa: E402
-from reingest.originals.file import FileOriginalsStore  # noqa: E402
-from reingest.sample import generate_sample_library  # noqa: E402
+from reingest.loader.thumbnail import make_thumbnail
+from reingest.originals.base import UploadRecord
+from reingest.originals.file import FileOriginalsStore
+from reingest.sample import generate_sample_library
+from servers import throwaway_postgres, throwaway_redis
 
 ROLES = (("worker", "index"), ("worker", "check"), ("thrall",))
 
 
 def reingest(*args: str, env: dict[str, str], stdin: str | None = None) -> None:
-    subprocess.run([sys.executable, "-m", "reingest", *args], env=env, input=stdin, text=True, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "reingest", *args],
+        env=env,
+        input=stdin,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
 
 
-def run_once(originals: list[bytes], workers: int, urls: dict[str, str]) -> float:
+def run_once(originals: list[tuple[bytes, bytes]], workers: int, urls: dict[str, str]) -> float:
     with tempfile.TemporaryDirectory() as folder:
-        env = {**os.environ, "REINGEST_HOME": folder, "BATCH_SIZE": "50", "REINGEST_PROJECTION_PARALLELISM": "1", **urls}
+        env = {
+            **os.environ,
+            "REINGEST_HOME": folder,
+            "BATCH_SIZE": "50",
+            "REINGEST_PROJECTION_PARALLELISM": "1",
+            **urls,
+        }
         store = FileOriginalsStore(Path(folder, "originals").as_uri())
-        ids = [store.put(data, UploadRecord())[0] for data in originals]
+        ids = []
+        for data, thumbnail in originals:  # stored as an upload stores them, thumbnail included
+            image_id = store.put(data, UploadRecord())[0]
+            store.put_thumbnail(image_id, thumbnail)
+            ids.append(image_id)
         reingest("ids", "upload", "-", env=env, stdin="\n".join(ids))
         started = time.perf_counter()
         processes = [
-            subprocess.Popen([sys.executable, "-m", "reingest", *role, "--until-done"], env=env, stdout=subprocess.DEVNULL)
+            subprocess.Popen(
+                [sys.executable, "-m", "reingest", *role, "--until-done"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
             for role in ROLES
             for _ in range(workers)
         ]
@@ -85,8 +106,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         sample = generate_sample_library(Path(folder), count=args.images)
-        originals = [path.read_bytes() for path in sample.good]
-    print(f"{len(originals):,} originals; N index + N check workers + N thrall consumers, {os.cpu_count()} cores")
+        originals = [(data, make_thumbnail(data)) for data in (p.read_bytes() for p in sample.good)]
+    print(
+        f"{len(originals):,} originals; N index + N check workers + N thrall consumers, {os.cpu_count()} cores"
+    )
     print(f"{'backend':<18}{'N':>3}{'images/s':>12}{'vs N=1':>9}")
     for name in args.backends:
         with backends(name) as servers:
