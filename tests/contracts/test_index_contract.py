@@ -176,3 +176,36 @@ def test_a_reingested_image_keeps_the_users_edits(index: SearchIndex) -> None:
     document = index.get("a")
     assert document is not None
     assert document["metadata"] == {"title": "edited", "credit": "PA"}
+
+
+def test_search_finds_every_word_and_filters_by_field(index: SearchIndex) -> None:
+    index.apply(
+        [
+            DocumentUpdate.image(
+                image(
+                    "a",
+                    uploadTime="2024-01-02T00:00:00.000Z",
+                    uploadedBy="alice",
+                    metadata={"title": "Cricket at Headingley"},
+                ),
+                "2024-01-02T00:00:00.000Z",
+            ),
+            DocumentUpdate.image(
+                image(
+                    "b",
+                    uploadTime="2024-01-03T00:00:00.000Z",
+                    uploadedBy="bob",
+                    metadata={"title": "Cricket in Leeds"},
+                ),
+                "2024-01-03T00:00:00.000Z",
+            ),
+        ]
+    )
+    total, found = index.search("cricket", {}, limit=10, offset=0)
+    assert total == 2 and [d["id"] for d in found] == ["b", "a"]  # newest upload first
+    total, found = index.search("cricket headingley", {}, limit=10, offset=0)
+    assert (total, [d["id"] for d in found]) == (1, ["a"])
+    total, found = index.search(None, {"uploadedBy": "bob"}, limit=10, offset=0)
+    assert (total, [d["id"] for d in found]) == (1, ["b"])
+    total, found = index.search("cricket", {}, limit=1, offset=1)
+    assert (total, [d["id"] for d in found]) == (2, ["a"])

@@ -22,7 +22,7 @@ servers that are not Elasticsearch (its product check), so OpenSearch would need
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -305,6 +305,29 @@ class ElasticsearchIndex(SearchIndex):
                 if doc.get("found"):
                     found[doc["_id"]] = (doc["_source"], doc["_seq_no"], doc["_primary_term"])
         return found
+
+    def search(
+        self, text: str | None, filters: Mapping[str, str], limit: int, offset: int
+    ) -> tuple[int, list[Document]]:
+        """Every word of ``text`` somewhere in the document, each filter matched on its field;
+        newest uploads first (what media-api's search does, much simplified)."""
+        must: list[dict[str, Any]] = []
+        if text and text.strip():
+            must.append({"simple_query_string": {"query": text, "default_operator": "and"}})
+        must += [
+            {"match": {field: {"query": value, "operator": "and"}}}
+            for field, value in filters.items()
+        ]
+        response = self.client.search(
+            index=self.index,
+            query={"bool": {"must": must}} if must else {"match_all": {}},
+            sort=[{"uploadTime": {"order": "desc"}}, {"_id": {"order": "asc"}}],
+            from_=offset,
+            size=limit,
+            track_total_hits=True,
+        )
+        hits = response["hits"]
+        return int(hits["total"]["value"]), [hit["_source"] for hit in hits["hits"]]
 
     def delete(self, image_id: str) -> bool:
         try:
