@@ -35,6 +35,8 @@ class RunSummary:
     #: ids this run moved into an end state
     settled: int = 0
     last_index_batch_seconds: float = 0.0
+    #: index batches fired (with ``every``, one per interval)
+    index_batches: int = 0
     skipped_batches: list[str] = field(default_factory=list)
 
 
@@ -72,6 +74,7 @@ def run(
             worked += len(report.claimed)
             summary.settled += _ended(report.outcomes)
             summary.last_index_batch_seconds = report.seconds
+            summary.index_batches += 1
             if report.skipped:
                 summary.skipped_batches.append(report.skipped)
             if every:
