@@ -9,6 +9,7 @@ machine: a sorted batch insert into a plain table (upload), and a full GROUP BY 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import resource
 import sqlite3
@@ -33,11 +34,12 @@ print(json.dumps({"seconds": seconds, "added": report.added,
 
 
 def write_ids(path: Path, n: int) -> None:
+    """Real-looking ids: SHA-1 digests, in random order like any list of Grid ids."""
     with path.open("w") as handle:
         for start in range(0, n, 100_000):
             handle.write(
                 "".join(
-                    f"{i * 2654435761 % (1 << 160):040x}\n"
+                    hashlib.sha1(str(i).encode()).hexdigest() + "\n"
                     for i in range(start, min(n, start + 100_000))
                 )
             )

@@ -71,7 +71,10 @@ def _first(
     directories: dict[str, dict[str, Any]], sources: tuple[tuple[str, str], ...]
 ) -> str | None:
     for directory, key in sources:
-        if value := _lookup(directories, directory, key):
+        value = directories[directory].get(key)  # _lookup, inlined: this is the hot loop
+        if value is not None and directory == "xmp":
+            value = _xmp_string(value)
+        if value:
             return value
     return None
 

@@ -436,10 +436,6 @@ def _suffixed(entry: Entry, _ifd: dict[int, Entry]) -> str:
     return f"{generic(entry)} {_SUFFIXES[entry.tag]}"
 
 
-def _generic(entry: Entry, _ifd: dict[int, Entry]) -> str:
-    return generic(entry)
-
-
 def _ignoring_ifd(describer: Describer) -> IfdDescriber:
     return lambda entry, _ifd: describer(entry)
 
@@ -463,7 +459,8 @@ _STORED = {
 
 def describe(entry: Entry, ifd: dict[int, Entry]) -> str | None:
     """The description metadata-extractor gives this tag (``None`` when it gives none)."""
-    return _BY_TAG.get(entry.tag, _generic)(entry, ifd)
+    describer = _BY_TAG.get(entry.tag)
+    return generic(entry) if describer is None else describer(entry, ifd)
 
 
 def directory_map(ifd: dict[int, Entry]) -> dict[str, str]:
@@ -472,7 +469,8 @@ def directory_map(ifd: dict[int, Entry]) -> dict[str, str]:
     for tag, entry in ifd.items():
         name = _STORED.get(tag)
         if name is not None:
-            value = _BY_TAG.get(tag, _generic)(entry, ifd)
+            describer = _BY_TAG.get(tag)
+            value = generic(entry) if describer is None else describer(entry, ifd)
             if value and (value := value.strip(_JAVA_WHITESPACE)):
                 out[name] = value
     return out

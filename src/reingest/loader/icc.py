@@ -25,11 +25,8 @@ _PLATFORMS = {
     b"SGI ": "Silicon Graphics, Inc.", b"SUNW": "Sun Microsystems, Inc.",
     b"TGNT": "Taligent, Inc.",
 }  # fmt: skip
+_XYZ = struct.Struct(">3i")  # s15Fixed16 X, Y, Z
 _INTENTS = ("Perceptual", "Media-Relative Colorimetric", "Saturation", "ICC-Absolute Colorimetric")
-
-
-def _s15(raw: bytes) -> float:
-    return float(struct.unpack(">i", raw)[0]) / 65536.0
 
 
 def _fmt(value: float) -> str:
@@ -50,7 +47,7 @@ def _tag_text(raw: bytes) -> str | None:
     if kind == b"sig ":
         return decode_text(raw[8:12])
     if kind == b"XYZ " and len(raw) >= 20:
-        return "(" + ", ".join(_fmt(_s15(raw[i : i + 4])) for i in (8, 12, 16)) + ")"
+        return "(" + ", ".join(_fmt(v / 65536.0) for v in _XYZ.unpack_from(raw, 8)) + ")"
     if kind == b"curv" and len(raw) >= 12:
         (count,) = struct.unpack(">I", raw[8:12])
         if 11 * count - 2 > MAX_VALUE_LENGTH:  # "0.1234567, " per point: redacted anyway

@@ -6,8 +6,8 @@ change the descriptions Grid stores ("1/1600 sec", "2.30"), so IFDs are read her
 
 from __future__ import annotations
 
+import math
 import struct
-from dataclasses import dataclass
 
 from reingest.errors import CorruptFile
 
@@ -27,18 +27,22 @@ _TYPES: dict[int, tuple[str, int]] = {
     12: ("d", 8),  # DOUBLE
     13: ("I", 4),  # IFD
 }
+_SIZES = {typ: size for typ, (_, size) in _TYPES.items()}
 ASCII, UNDEFINED = 2, 7
 BYTES_TYPES = frozenset({ASCII, UNDEFINED})  # kept as raw bytes
 MAX_ENTRIES = 1024
 _INTEGER_TYPES = frozenset({1, 3, 4, 6, 8, 9, 13})
+_RATIONAL_TYPES = frozenset({5, 10})
 
 
-@dataclass(frozen=True)
 class Rational:
-    """A TIFF rational kept with its original terms (metadata-extractor prints them raw)."""
+    """A TIFF rational kept with its original terms (metadata-extractor prints them raw);
+    a slotted class, as EXIF blocks make many and a frozen dataclass is slow to build."""
 
-    num: int
-    den: int
+    __slots__ = ("den", "num")
+
+    def __init__(self, num: int, den: int) -> None:
+        self.num, self.den = num, den
 
     def __float__(self) -> float:
         return self.num / self.den if self.den else 0.0
@@ -61,19 +65,13 @@ class Rational:
             return str(num // den if den else 0)
         if num != 1 and num != 0 and den % num == 0:
             return Rational(1, den // num).simple()
-        divisor = _gcd(num, den)
+        divisor = math.gcd(num, den) or 1
         reduced = Rational(num // divisor, den // divisor)
         as_double = _java_double(float(reduced))
         return as_double if len(as_double) < 5 else str(reduced)
 
     def reciprocal(self) -> Rational:
         return Rational(self.den, self.num)
-
-
-def _gcd(a: int, b: int) -> int:
-    while b:
-        a, b = b, a % b
-    return abs(a) or 1
 
 
 def _java_double(value: float) -> str:
@@ -117,7 +115,7 @@ class Entry:
             f"{self._order}{self.count * len(code)}{code[0]}", self._data, self._start
         )
         if len(code) == 2:
-            return tuple(Rational(a, b) for a, b in zip(values[::2], values[1::2], strict=True))
+            return tuple(map(Rational, values[::2], values[1::2]))
         return values
 
     @property
@@ -141,10 +139,9 @@ class Entry:
 
     @property
     def rationals(self) -> tuple[Rational, ...]:
-        value = self.value
-        if isinstance(value, bytes):
-            return ()
-        return tuple(v for v in value if isinstance(v, Rational))
+        if self.type in _RATIONAL_TYPES:
+            return self.value  # type: ignore[return-value]
+        return ()
 
 
 class Tiff:
@@ -180,14 +177,15 @@ class Tiff:
             raise CorruptFile(f"TIFF IFD claims {count} entries")
         count = min(count, (len(data) - start - 2) // 12)
         result: dict[int, Entry] = {}
-        for pos in range(start + 2, start + 2 + 12 * count, 12):
-            tag, typ, n, pointer = self._entry.unpack_from(data, pos)
-            spec = _TYPES.get(typ)
-            if spec is None or tag in result:
+        first = start + 2
+        entries = self._entry.iter_unpack(data[first : first + 12 * count])  # one slice, not n
+        for index, (tag, typ, n, pointer) in enumerate(entries):
+            size = _SIZES.get(typ)
+            if size is None or tag in result:
                 continue
-            length = spec[1] * n
+            length = size * n
             if length <= 4:
-                where = pos + 8
+                where = first + 12 * index + 8  # the value sits in the entry itself
             else:
                 where = base + pointer
                 if where + length > len(data):

@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterable
+from functools import lru_cache
+from json.encoder import encode_basestring
 from typing import Any
 from xml.etree.ElementTree import Element, XMLParser
 
@@ -98,36 +101,63 @@ _NOT_REDACTED = frozenset({"dc:description", "photoshop:Headline", "photoshop:In
 _KEY_ROOT = re.compile(r"[\[/]")
 
 
+@lru_cache(maxsize=4096)
+def _registered_name(tag: str) -> str | None:
+    """``prefix:local`` for a tag in a registered namespace, else None. Cached across files:
+    the same few hundred tags recur in every packet."""
+    uri, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+    prefix = PREFIXES.get(uri)
+    return f"{prefix}:{local}" if prefix else None
+
+
 class _Flattener:
     """Walks one packet's RDF, emitting ``path → value`` in XMPCore's iteration order."""
 
-    def __init__(self, file_prefixes: dict[str, str]) -> None:
-        self.file_prefixes = file_prefixes
+    def __init__(self, packet: bytes) -> None:
+        self.packet = packet
+        self.file_prefixes: dict[str, str] | None = None
         self.props: dict[str, str] = {}
         self.names: dict[str, str] = {}
 
     def name(self, tag: str) -> str:
-        name = self.names.get(tag)
+        name = _registered_name(tag) or self.names.get(tag)
         if name is None:
             uri, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
-            prefix = PREFIXES.get(uri) or self.file_prefixes.get(uri) or "ns"
-            name = self.names[tag] = f"{prefix}:{local}"
+            name = self.names[tag] = f"{self.file_prefix(uri) or 'ns'}:{local}"
         return name
+
+    def file_prefix(self, uri: str) -> str | None:
+        """The packet's own prefix for an unregistered namespace (its declarations are only
+        scanned when one turns up)."""
+        if self.file_prefixes is None:
+            self.file_prefixes = {}
+            for prefix, declared in _XMLNS.findall(self.packet):
+                self.file_prefixes.setdefault(
+                    declared.decode("utf-8", "replace"), prefix.decode("ascii")
+                )
+        return self.file_prefixes.get(uri)
 
     def emit(self, path: str, value: str) -> None:
         self.props.setdefault(path, value)
 
     def description(self, node: Element, base: str) -> None:
-        """Properties of an rdf:Description (or a struct body) under ``base``."""
+        """Properties of an rdf:Description (or a struct body) under ``base``; plain values
+        (most properties) are emitted inline rather than through ``simple``/``property``."""
+        props, name = self.props, self.name
+        prefix = f"{base}/" if base else ""
         for attr, value in node.attrib.items():
             if attr not in _LANG_OR_RDF_ATTRS:
-                self.simple(self.join(base, self.name(attr)), value, None)
+                path = prefix + name(attr)
+                if path in _DC_ARRAYS:
+                    self.simple(path, value, None)
+                else:
+                    props.setdefault(path, value)
         for child in node:
-            self.property(child, self.join(base, self.name(child.tag)))
-
-    @staticmethod
-    def join(base: str, name: str) -> str:
-        return f"{base}/{name}" if base else name
+            path = prefix + name(child.tag)
+            if child.attrib or len(child) or path in _DC_ARRAYS:
+                self.property(child, path)
+            else:
+                props.setdefault(path, child.text or "")
 
     def simple(self, path: str, value: str, lang: str | None) -> None:
         if path not in _DC_ARRAYS:
@@ -141,7 +171,7 @@ class _Flattener:
             self.emit(f"{path}[1]", value)
 
     def property(self, node: Element, path: str) -> None:
-        if not node.attrib and not len(node):  # the common case: a plain text value
+        if not node.attrib and not len(node):  # a plain text value
             self.simple(path, node.text or "", None)
             return
         children = list(node)
@@ -154,7 +184,7 @@ class _Flattener:
             self.description(children[0], path)
         elif (resource := node.get(_RDF_RESOURCE)) is not None:
             self.simple(path, resource, node.get(_LANG))
-        elif any(a not in _LANG_OR_RDF_ATTRS for a in node.attrib):
+        elif _has_property_attrs(node):
             self.description(node, path)
         elif not children:
             self.simple(path, node.text or "", node.get(_LANG))
@@ -163,15 +193,20 @@ class _Flattener:
         items = [li for li in container if li.tag == _RDF_LI]
         if container.tag == _RDF_ALT:  # XMPCore puts x-default first
             items.sort(key=lambda li: li.get(_LANG) != "x-default")
+        props = self.props
         for index, item in enumerate(items, 1):
             item_path = f"{path}[{index}]"
-            lang = item.get(_LANG)
-            if len(item) or any(a not in _LANG_OR_RDF_ATTRS for a in item.attrib):
+            attrib = item.attrib
+            if len(item) or (attrib and _has_property_attrs(item)):
                 self.property(item, item_path)
             else:
-                self.emit(item_path, item.text or "")
-            if lang:
+                props.setdefault(item_path, item.text or "")
+            if lang := attrib.get(_LANG):
                 self.emit(f"{item_path}/xml:lang", _normalise_lang(lang))
+
+
+def _has_property_attrs(node: Element) -> bool:
+    return any(a not in _LANG_OR_RDF_ATTRS for a in node.attrib)
 
 
 def _normalise_lang(lang: str) -> str:
@@ -200,10 +235,7 @@ def parse_packet(packet: bytes) -> dict[str, str]:
     root = _parse(packet)
     if root is None:
         return {}
-    file_prefixes: dict[str, str] = {}
-    for prefix, uri in _XMLNS.findall(packet):
-        file_prefixes.setdefault(uri.decode("utf-8", "replace"), prefix.decode("ascii"))
-    flattener = _Flattener(file_prefixes)
+    flattener = _Flattener(packet)
     rdf_root = root if root.tag == _RDF_RDF else root.find(f".//{_RDF_RDF}")
     for desc in rdf_root.findall(_RDF_DESCRIPTION) if rdf_root is not None else []:
         flattener.description(desc, "")
@@ -232,7 +264,9 @@ def raw_properties(packets: list[bytes]) -> dict[str, str]:
             continue
         for key, value in parse_packet(packet).items():
             if key not in merged and (value := value.strip()):
-                merged[key] = _cleaned(key, value)
+                # "ate" is a cheap superset of _cleaned's date-key test
+                long_or_date = len(value) > MAX_VALUE_LENGTH or "ate" in key
+                merged[key] = _cleaned(key, value) if long_or_date else value
     return merged
 
 
@@ -250,21 +284,50 @@ def aggregate(flat: dict[str, str]) -> dict[str, Any]:
     the later. Ranks are ``n + level`` so that unchanged keys keep theirs from level to level.
     Keys only ever merge with keys of the same root, so each root is aggregated on its own and
     the many plain keys skip the levels altogether."""
-    roots: dict[str, dict[str, str]] = {}
-    for key, value in flat.items():
-        roots.setdefault(_root(key), {})[key] = value
     out: dict[str, Any] = {}
-    for root, keys in roots.items():
-        if len(keys) == 1 and root in keys:
-            out[root] = keys[root]
-            continue
-        level, pending = _aggregate_level({k: (_UNINDEXED, v) for k, v in keys.items()}, 1)
-        depth = 1
-        while pending:
-            depth += 1
-            level, pending = _aggregate_level(level, depth)
-        out[root] = level[root][1]
+    groups: dict[str, dict[str, str]] = {}  # roots with more than a plain key
+    for key, value in flat.items():
+        root = key if "/" not in key and not key.endswith("]") else _root(key)
+        group = groups.get(root)
+        if group is not None:
+            group[key] = value
+        elif root in out:  # so far only the plain key
+            groups[root] = {root: out[root], key: value}
+        elif root == key:
+            out[key] = value
+        else:
+            groups[root] = {key: value}
+            out[root] = None  # holds the root's place in the output order
+    for root, keys in groups.items():
+        out[root] = _aggregate_root(root, keys)
     return out
+
+
+def _aggregate_root(root: str, keys: dict[str, str]) -> Any:
+    """The value of one root's keys: a plain array (only ``root[n]`` keys) is just the values
+    in index order; anything else goes level by level."""
+    indices = _array_indices(root, keys)
+    if indices is not None:
+        values = list(keys.values())
+        return [values[i] for i in sorted(range(len(values)), key=indices.__getitem__)]
+    level, pending = _aggregate_level({k: (_UNINDEXED, v) for k, v in keys.items()}, 1)
+    depth = 1
+    while pending:
+        depth += 1
+        level, pending = _aggregate_level(level, depth)
+    return level[root][1]
+
+
+def _array_indices(root: str, keys: Iterable[str]) -> list[int] | None:
+    """Each key's n when every key is exactly ``root[n]`` (n in ASCII digits), else None."""
+    indices = []
+    for key in keys:
+        digits = key[len(root) + 1 : -1]
+        bracketed = key.startswith("[", len(root)) and key.endswith("]")
+        if not (bracketed and digits.isascii() and digits.isdigit()):
+            return None
+        indices.append(int(digits))
+    return indices
 
 
 def _root(key: str) -> str:
@@ -324,5 +387,10 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _stringify(field: str, value: Any) -> str:
-    """Play's ``Json.stringify({field: value})`` with double quotes turned into single ones."""
-    return _JSON.encode({field: value}).replace('"', "'")
+    """Play's ``Json.stringify({field: value})`` with double quotes turned into single ones
+    (a string value, the common case, skips the encoder's generic machinery)."""
+    if isinstance(value, str):
+        text = f"{{{encode_basestring(field)}:{encode_basestring(value)}}}"
+    else:
+        text = _JSON.encode({field: value})
+    return text.replace('"', "'")
