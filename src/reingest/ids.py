@@ -39,7 +39,7 @@ class UploadReport:
 def upload_ids(
     progress: ProgressTable,
     lines: Iterable[str],
-    batch_size: int = 25_000,
+    batch_size: int = 250_000,
     on_batch: Callable[[int], None] | None = None,
 ) -> UploadReport:
     """Add every valid id at NotStarted, streaming in batches; harmless to run again."""

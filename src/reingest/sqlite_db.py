@@ -29,7 +29,8 @@ def sqlite_path(url: str) -> Path:
 class SqliteDatabase:
     """A connection shared by the threads of one process, serialised by a lock."""
 
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path, schema: str, cache_kib: int = 0) -> None:
+        """``cache_kib`` enlarges the page cache (0 keeps SQLite's default of about 2 MB)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
@@ -38,6 +39,8 @@ class SqliteDatabase:
         )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        if cache_kib:
+            self._conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         with self.write() as conn:
             for statement in _statements(schema):
                 conn.execute(statement)
