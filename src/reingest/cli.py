@@ -366,8 +366,7 @@ def _print_failures(groups: list[Any]) -> None:
 
 @app.command()
 def reindex() -> None:
-    """Queue every stored original and reingest everything, until done (a periodic full
-    reindex: run it from cron or a systemd timer)."""
+    """Queue every stored original and reingest everything (a periodic full reindex)."""
     with components() as opened, live_progress() as bar:
         queued = queue_full_reindex(opened.progress, opened.originals)
         bar.console.print(f"queued {queued.valid:,} originals for a full reindex")
