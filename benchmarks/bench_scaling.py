@@ -29,7 +29,9 @@ from reingest.originals.file import FileOriginalsStore
 from reingest.sample import generate_sample_library
 from servers import throwaway_postgres, throwaway_redis
 
-ROLES = (("worker", "index"), ("worker", "check"), ("thrall",))
+#: the whole pipeline, N of each; or the indexers alone (projection + publish), N of them
+PIPELINE = (("worker", "index"), ("worker", "check"), ("thrall",))
+INDEXERS = (("worker", "index"),)
 
 
 def reingest(*args: str, env: dict[str, str], stdin: str | None = None) -> None:
@@ -43,7 +45,12 @@ def reingest(*args: str, env: dict[str, str], stdin: str | None = None) -> None:
     )
 
 
-def run_once(originals: list[tuple[bytes, bytes]], workers: int, urls: dict[str, str]) -> float:
+def run_once(
+    originals: list[tuple[bytes, bytes]],
+    workers: int,
+    urls: dict[str, str],
+    roles: tuple[tuple[str, ...], ...],
+) -> float:
     with tempfile.TemporaryDirectory() as folder:
         env = {
             **os.environ,
@@ -66,7 +73,7 @@ def run_once(originals: list[tuple[bytes, bytes]], workers: int, urls: dict[str,
                 env=env,
                 stdout=subprocess.DEVNULL,
             )
-            for role in ROLES
+            for role in roles
             for _ in range(workers)
         ]
         for process in processes:
@@ -103,19 +110,24 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--backends", nargs="+", default=["embedded", "postgres+redis"])
+    parser.add_argument(
+        "--indexers-only",
+        action="store_true",
+        help="N index workers and nothing else: how projection + publishing scale",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         sample = generate_sample_library(Path(folder), count=args.images)
         originals = [(data, make_thumbnail(data)) for data in (p.read_bytes() for p in sample.good)]
-    print(
-        f"{len(originals):,} originals; N index + N check workers + N thrall consumers, {os.cpu_count()} cores"
-    )
+    who = "N index workers alone" if args.indexers_only else "N index + N check + N thrall"
+    print(f"{len(originals):,} originals; {who}, {os.cpu_count()} cores")
     print(f"{'backend':<18}{'N':>3}{'images/s':>12}{'vs N=1':>9}")
     for name in args.backends:
         with backends(name) as servers:
             base = None
             for workers in args.workers:
-                rate = run_once(originals, workers, urls_for(name, servers))
+                roles = INDEXERS if args.indexers_only else PIPELINE
+                rate = run_once(originals, workers, urls_for(name, servers), roles)
                 base = base or rate
                 print(f"{name:<18}{workers:>3}{rate:>12,.0f}{rate / base:>9.2f}")
 
