@@ -128,3 +128,16 @@ def test_reindex_queues_every_original_and_runs_to_the_end(invoke, fixtures_dir:
     assert json.loads(invoke("stats", "--json")) == {"counts": {"Verified": 2}, "total": 2}
     assert "queued 2 originals" in invoke("reindex")
     assert json.loads(invoke("stats", "--json")) == {"counts": {"Verified": 2}, "total": 2}
+
+
+def test_run_keeps_a_prometheus_textfile(invoke, fixtures_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    invoke("ingest", str(fixtures_dir / "getty.jpg"))
+    invoke("reindex")  # queue it, and prove the run below starts from a clean slate
+    invoke("reset", "--state", "Verified")
+    textfile = tmp_path / "reingest.prom"
+    output = invoke("run", "--metrics-file", str(textfile))
+    assert "nothing left to do" in output
+    metrics = textfile.read_text()
+    assert 'reingest_images{state="Verified"} 1.0' in metrics
+    assert "reingest_run_images_per_second" in metrics
+    assert "reingest_run_skipped_batches 0.0" in metrics
