@@ -11,12 +11,13 @@ import boto3
 import pytest
 
 from reingest.backends import open_backend
+from reingest.errors import ConfigurationError
 from reingest.originals.base import OriginalsStore, UploadRecord, storage_key
 from reingest.originals.s3 import decode_metadata, encode_metadata
 from reingest.progress.base import ProgressTable
 from reingest.progress.dynamodb import DynamoProgressTable
 from reingest.states import State
-from reingest.streams.base import Priority, Streams
+from reingest.streams.base import Priority, StreamLag, Streams
 
 pytest_plugins = ["aws"]
 
@@ -202,3 +203,26 @@ def test_kinesis_records_are_framed_as_grid_writes_them_and_both_forms_are_read(
     assert again.receive(Priority.LOW, "other", 10, 60) == []
     streams.publish(Priority.LOW, [b"next"])
     assert [d.payload for d in again.receive(Priority.LOW, "other", 10, 60)] == [b"next"]
+
+
+def test_kinesis_lag_from_cloudwatch_is_the_originals_iterator_age_check(aws_env: str) -> None:
+    """Beside a real Grid thrall (which never acks in our table), lag comes from CloudWatch."""
+    base = unique_name("streams")
+    streams = open_backend("streams", f"kinesis://{base}?lag=cloudwatch", Streams)
+    assert streams.lag(Priority.LOW) == StreamLag(0, 0.0)
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/Kinesis",
+        MetricData=[
+            {
+                "MetricName": "GetRecords.IteratorAgeMilliseconds",
+                "Dimensions": [{"Name": "StreamName", "Value": f"{base}-low"}],
+                "Value": value,
+                "Unit": "Milliseconds",
+            }
+            for value in (1_500.0, 90_000.0)
+        ],
+    )
+    assert streams.lag(Priority.LOW) == StreamLag(1, 90.0)
+    assert streams.lag(Priority.HIGH) == StreamLag(0, 0.0)
+    with pytest.raises(ConfigurationError, match="lag must be acks or cloudwatch"):
+        open_backend("streams", f"kinesis://{base}?lag=guess", Streams)
