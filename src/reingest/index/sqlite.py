@@ -13,11 +13,13 @@ from .base import SearchIndex
 from .documents import Document, DocumentUpdate, apply_update
 
 SCHEMA = """
+-- a rowid table, not WITHOUT ROWID: documents are kilobytes, and a rowid table keeps up to a
+-- page of them inline where an index-organised row spills past a quarter page into overflow
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
     document TEXT NOT NULL,
     last_modified TEXT
-) WITHOUT ROWID;
+);
 """
 
 CHUNK = 500

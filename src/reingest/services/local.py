@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS service_data (
     service TEXT NOT NULL,
     data TEXT NOT NULL,
     PRIMARY KEY (image_id, service)
-) WITHOUT ROWID;
+);  -- rowid table: service JSON stays inline instead of spilling into overflow pages
 """
 
 
