@@ -73,7 +73,7 @@ def read_jpeg(data: bytes) -> Container:
         if marker in _STANDALONE:
             pos += 2
             continue
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        length = data[pos + 2] << 8 | data[pos + 3]
         body = data[pos + 4 : pos + 2 + length]
         if length < 2 or len(body) != length - 2:
             raise CorruptFile(f"segment 0x{marker:02X} runs past the end of the file")

@@ -186,18 +186,13 @@ def _ascii(raw: bytes) -> str:
 
 
 def generic(entry: Entry) -> str:
-    """metadata-extractor's default description: the value, arrays space-joined."""
-    if entry.type == ASCII and isinstance(entry.value, bytes):
-        return _ascii(entry.value)
+    """metadata-extractor's default description: the value, arrays space-joined (a float's
+    ``str`` is its shortest round-trip ``repr``)."""
+    if entry.type == ASCII and isinstance(value := entry.value, bytes):
+        return _ascii(value)
     if entry.count > 16:  # the count alone decides: big arrays are never decoded
         return f"[{entry.count} values]"
-    return " ".join(_number(v) for v in tuple(entry.value))
-
-
-def _number(value: object) -> str:
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+    return " ".join(map(str, entry.value))
 
 
 def _f_stop(value: float) -> str:
@@ -440,6 +435,10 @@ def _ignoring_ifd(describer: Describer) -> IfdDescriber:
     return lambda entry, _ifd: describer(entry)
 
 
+def _generic(entry: Entry, _ifd: dict[int, Entry]) -> str:
+    return generic(entry)
+
+
 #: tag → how metadata-extractor describes it (by precedence: IFD-aware, own describer, label
 #: table, unit suffix); any other tag gets the generic description
 _BY_TAG: dict[int, IfdDescriber] = {
@@ -451,28 +450,28 @@ _BY_TAG: dict[int, IfdDescriber] = {
     0xA20E: _focal_plane_resolution,
     0xA20F: _focal_plane_resolution,
 }
-#: the tags Grid stores, by name (named ones, except Padding and pointers)
-_STORED = {
-    tag: name for tag, name in TAG_NAMES.items() if name != "Padding" and tag not in _NOT_STORED
+#: the tags Grid stores (named ones, except Padding and pointers) → (name, describer)
+_STORED: dict[int, tuple[str, IfdDescriber]] = {
+    tag: (name, _BY_TAG.get(tag, _generic))
+    for tag, name in TAG_NAMES.items()
+    if name != "Padding" and tag not in _NOT_STORED
 }
 
 
 def describe(entry: Entry, ifd: dict[int, Entry]) -> str | None:
     """The description metadata-extractor gives this tag (``None`` when it gives none)."""
-    describer = _BY_TAG.get(entry.tag)
-    return generic(entry) if describer is None else describer(entry, ifd)
+    return _BY_TAG.get(entry.tag, _generic)(entry, ifd)
 
 
 def directory_map(ifd: dict[int, Entry]) -> dict[str, str]:
     """Grid's exportDirectory: named tags only, no Padding, trimmed, empty values dropped."""
     out: dict[str, str] = {}
+    stored = _STORED
     for tag, entry in ifd.items():
-        name = _STORED.get(tag)
-        if name is not None:
-            describer = _BY_TAG.get(tag)
-            value = generic(entry) if describer is None else describer(entry, ifd)
+        if (how := stored.get(tag)) is not None:
+            value = how[1](entry, ifd)
             if value and (value := value.strip(_JAVA_WHITESPACE)):
-                out[name] = value
+                out[how[0]] = value
     return out
 
 

@@ -24,7 +24,8 @@ def getty_map(raw_xmp: dict[str, str]) -> dict[str, str]:
     """Reads the flat (not aggregated) XMP, so indexed keys like ``Personality[1]`` never match."""
     out: dict[str, str] = {}
     for name, keys in _KEYS.items():
-        value = next((v for key in keys if (v := raw_xmp.get(key))), None)
-        if value is not None:
-            out[name] = value
+        for key in keys:
+            if value := raw_xmp.get(key):
+                out[name] = value
+                break
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from functools import lru_cache
 
 from reingest.loader.exif import decode_text, java_trim
 from reingest.loader.xmp import MAX_VALUE_LENGTH, REDACTED
@@ -25,6 +26,7 @@ _PLATFORMS = {
     b"SGI ": "Silicon Graphics, Inc.", b"SUNW": "Sun Microsystems, Inc.",
     b"TGNT": "Taligent, Inc.",
 }  # fmt: skip
+_TAG_ENTRY = struct.Struct(">4sII")  # signature, offset, length
 _XYZ = struct.Struct(">3i")  # s15Fixed16 X, Y, Z
 _INTENTS = ("Perceptual", "Media-Relative Colorimetric", "Saturation", "ICC-Absolute Colorimetric")
 
@@ -60,7 +62,24 @@ def _tag_text(raw: bytes) -> str | None:
 
 
 def icc_map(profile: bytes) -> dict[str, str]:
-    """Grid's icc map; every value longer than 5000 characters is redacted."""
+    """Grid's icc map; every value longer than 5000 characters is redacted. Most files carry
+    one of a few standard profiles (sRGB, Adobe RGB…), so a profile's map is kept for the next
+    file with the same bytes; each caller gets its own copy."""
+    if len(profile) > MAX_CACHED_PROFILE:
+        return _icc_map(profile)
+    return dict(_cached_icc_map(profile))
+
+
+#: profiles up to this size are cached, so the cache holds at most ~2 MB of profile bytes
+MAX_CACHED_PROFILE = 64 * 1024
+
+
+@lru_cache(maxsize=32)
+def _cached_icc_map(profile: bytes) -> dict[str, str]:
+    return _icc_map(profile)
+
+
+def _icc_map(profile: bytes) -> dict[str, str]:
     if len(profile) < 132:
         return {}
     head = profile[:128]
@@ -80,15 +99,16 @@ def icc_map(profile: bytes) -> dict[str, str]:
     }
     (count,) = struct.unpack(">I", profile[128:132])
     out["Tag Count"] = str(count)
-    for i in range(min(count, 256)):
-        entry = profile[132 + 12 * i : 144 + 12 * i]
-        if len(entry) < 12:
-            break
-        signature, offset, length = struct.unpack(">4sII", entry)
+    count = min(count, 256, (len(profile) - 132) // 12)
+    texts: dict[tuple[int, int], str | None] = {}  # the R, G and B TRCs often share one curve
+    for signature, offset, length in _TAG_ENTRY.iter_unpack(profile[132 : 132 + 12 * count]):
         name = TAG_NAMES.get(signature)
-        text = _tag_text(profile[offset : offset + length]) if name else None
-        if name and text is not None:
-            out[name] = text
+        if name is not None:
+            where = (offset, length)
+            if where not in texts:
+                texts[where] = _tag_text(profile[offset : offset + length])
+            if (text := texts[where]) is not None:
+                out[name] = text
     return {
         name: REDACTED if len(value) > MAX_VALUE_LENGTH else value
         for name, raw in out.items()

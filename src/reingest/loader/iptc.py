@@ -70,7 +70,7 @@ def parse_iim(data: bytes) -> dict[tuple[int, int], Value]:
     pos = 0
     while pos + 5 <= len(data) and data[pos] == 0x1C:
         record, dataset = data[pos + 1], data[pos + 2]
-        (length,) = struct.unpack(">H", data[pos + 3 : pos + 5])
+        length = data[pos + 3] << 8 | data[pos + 4]
         pos += 5
         if length & 0x8000:  # extended dataset: the length is in the next bytes
             width = length & 0x7FFF

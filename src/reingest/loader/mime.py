@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 from reingest.errors import CorruptFile, LoaderError, UnsupportedFileType
-from reingest.loader.tiff import Tiff
+from reingest.loader.tiff import MAX_ENTRIES, Tiff
 
 JPEG, PNG, TIFF = "image/jpeg", "image/png", "image/tiff"
 SUPPORTED = (JPEG, PNG, TIFF)
@@ -59,6 +59,12 @@ def _tiff_kind(data: bytes) -> str:
         return "image/x-canon-cr2"
     try:
         tiff = Tiff(data)
+        # IFD0 is only read (the reader reads it again) when DNGVersion's tag bytes turn up
+        # where its entries can be; they nearly never do
+        first = tiff.ifd0_offset + 2
+        tag = DNG_VERSION.to_bytes(2, "little" if tiff.order == "<" else "big")
+        if data.find(tag, first, first + 12 * MAX_ENTRIES) < 0:
+            return TIFF
         if DNG_VERSION in tiff.read_ifd(tiff.ifd0_offset):
             return "image/dng"
     except (LoaderError, struct.error):

@@ -29,6 +29,8 @@ _TYPES: dict[int, tuple[str, int]] = {
 }
 _SIZES = {typ: size for typ, (_, size) in _TYPES.items()}
 ASCII, UNDEFINED = 2, 7
+SHORT, LONG = 3, 4
+_SINGLE = frozenset({SHORT, LONG})
 BYTES_TYPES = frozenset({ASCII, UNDEFINED})  # kept as raw bytes
 MAX_ENTRIES = 1024
 _INTEGER_TYPES = frozenset({1, 3, 4, 6, 8, 9, 13})
@@ -85,27 +87,35 @@ Value = tuple[int, ...] | tuple[float, ...] | tuple[Rational, ...] | bytes
 
 class Entry:
     """One IFD entry; its bytes are sliced and decoded only when a description asks for them
-    (strip/tile offset arrays of big TIFFs are never decoded)."""
+    (strip/tile offset arrays of big TIFFs are never decoded), except a single SHORT or LONG,
+    which the IFD reader decodes from the entry itself and passes in as ``value``."""
 
-    __slots__ = ("_data", "_order", "_raw", "_start", "_value", "count", "tag", "type")
+    __slots__ = ("_data", "_order", "_start", "_value", "count", "tag", "type")
 
-    def __init__(self, tag: int, typ: int, count: int, data: bytes, start: int, order: str) -> None:
+    def __init__(
+        self,
+        tag: int,
+        typ: int,
+        count: int,
+        data: bytes,
+        start: int,
+        order: str,
+        value: Value | None = None,
+    ) -> None:
         self.tag, self.type, self.count = tag, typ, count
         self._data, self._start, self._order = data, start, order
-        self._raw: bytes | None = None
-        self._value: Value | None = None
+        self._value = value
 
     @property
     def raw(self) -> bytes:
-        if self._raw is None:
-            self._raw = self._data[self._start : self._start + _TYPES[self.type][1] * self.count]
-        return self._raw
+        return self._data[self._start : self._start + _SIZES[self.type] * self.count]
 
     @property
     def value(self) -> Value:
-        if self._value is None:
-            self._value = self._decode()
-        return self._value
+        value = self._value
+        if value is None:
+            value = self._value = self._decode()
+        return value
 
     def _decode(self) -> Value:
         if self.type in BYTES_TYPES:
@@ -179,16 +189,22 @@ class Tiff:
         result: dict[int, Entry] = {}
         first = start + 2
         entries = self._entry.iter_unpack(data[first : first + 12 * count])  # one slice, not n
-        for index, (tag, typ, n, pointer) in enumerate(entries):
-            size = _SIZES.get(typ)
+        sizes, size_of_data = _SIZES, len(data)
+        short_shift = 0 if order == "<" else 16  # a SHORT is the field's first two bytes
+        inline = first - 4  # where the current entry's value field starts
+        for tag, typ, n, pointer in entries:
+            inline += 12
+            size = sizes.get(typ)
             if size is None or tag in result:
                 continue
             length = size * n
-            if length <= 4:
-                where = first + 12 * index + 8  # the value sits in the entry itself
-            else:
+            if length > 4:
                 where = base + pointer
-                if where + length > len(data):
-                    continue
-            result[tag] = Entry(tag, typ, n, data, where, order)
+                if where + length <= size_of_data:
+                    result[tag] = Entry(tag, typ, n, data, where, order)
+            elif n == 1 and typ in _SINGLE:  # the commonest entry: decoded right here
+                value = pointer if typ == LONG else (pointer >> short_shift) & 0xFFFF
+                result[tag] = Entry(tag, typ, 1, data, inline, order, (value,))
+            else:  # the value sits in the entry itself
+                result[tag] = Entry(tag, typ, n, data, inline, order)
         return result

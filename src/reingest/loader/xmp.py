@@ -174,19 +174,19 @@ class _Flattener:
         if not node.attrib and not len(node):  # a plain text value
             self.simple(path, node.text or "", None)
             return
-        children = list(node)
-        container = next((c for c in children if c.tag in _CONTAINERS), None)
-        if container is not None:
-            self.array(container, path)
-        elif node.get(_RDF_PARSE_TYPE) == "Resource":
+        for child in node:
+            if child.tag in _CONTAINERS:
+                self.array(child, path)
+                return
+        if node.get(_RDF_PARSE_TYPE) == "Resource":
             self.description(node, path)
-        elif children and children[0].tag == _RDF_DESCRIPTION:
-            self.description(children[0], path)
+        elif len(node) and node[0].tag == _RDF_DESCRIPTION:
+            self.description(node[0], path)
         elif (resource := node.get(_RDF_RESOURCE)) is not None:
             self.simple(path, resource, node.get(_LANG))
         elif _has_property_attrs(node):
             self.description(node, path)
-        elif not children:
+        elif not len(node):
             self.simple(path, node.text or "", node.get(_LANG))
 
     def array(self, container: Element, path: str) -> None:
@@ -206,7 +206,7 @@ class _Flattener:
 
 
 def _has_property_attrs(node: Element) -> bool:
-    return any(a not in _LANG_OR_RDF_ATTRS for a in node.attrib)
+    return not _LANG_OR_RDF_ATTRS.issuperset(node.attrib)
 
 
 def _normalise_lang(lang: str) -> str:
@@ -219,6 +219,7 @@ def _parse(packet: bytes) -> Element | None:
     """The packet's XML through ElementTree's C parser, or None if malformed. A packet with a
     DTD is refused before parsing: without one no entity can be declared, so no expansion bomb
     (defusedxml's guarantee, without its much slower pure-Python parser)."""
+    packet = _without_trailer(packet)
     if _DECLARATION.search(packet):
         return None
     parser = XMLParser()
@@ -230,13 +231,34 @@ def _parse(packet: bytes) -> Element | None:
     return root
 
 
+_XMPMETA_END = b"</x:xmpmeta>"
+_XML_SPACE = b" \t\r\n"
+#: the packet trailer, ``<?xpacket end="w"?>`` (a processing instruction, which the tree
+#: leaves out), then only what the parse strips from the end anyway
+_TRAILER = re.compile(rb"""<\?xpacket[ \t\r\n]+end=(["'])[rw]\1[ \t\r\n]*\?>[\x00 \t\r\n]*""")
+
+
+def _without_trailer(packet: bytes) -> bytes:
+    """The packet up to ``</x:xmpmeta>`` when only XML whitespace and the packet trailer
+    follow it: writers pad packets with kilobytes of spaces, which the XML parser need not
+    scan, and the parse comes out the same."""
+    end = packet.rfind(_XMPMETA_END)
+    if end < 0:
+        return packet
+    end += len(_XMPMETA_END)
+    trailer = packet.rfind(b"<?xpacket", end)
+    if trailer < 0 or packet[end:trailer].translate(None, _XML_SPACE):
+        return packet
+    return packet[:end] if _TRAILER.fullmatch(packet, trailer) else packet
+
+
 def parse_packet(packet: bytes) -> dict[str, str]:
     """One XMP packet flattened to XMPCore paths; malformed XML yields nothing."""
     root = _parse(packet)
     if root is None:
         return {}
     flattener = _Flattener(packet)
-    rdf_root = root if root.tag == _RDF_RDF else root.find(f".//{_RDF_RDF}")
+    rdf_root = next(root.iter(_RDF_RDF), None)  # root itself, or its first descendant
     for desc in rdf_root.findall(_RDF_DESCRIPTION) if rdf_root is not None else []:
         flattener.description(desc, "")
         about = _UUID.fullmatch((desc.get(_RDF_ABOUT) or "").lower())
@@ -310,6 +332,12 @@ def _aggregate_root(root: str, keys: dict[str, str]) -> Any:
     if indices is not None:
         values = list(keys.values())
         return [values[i] for i in sorted(range(len(values)), key=indices.__getitem__)]
+    if len(keys) == 2:  # the commonest other shape: a one-language lang-alt, whose levels give
+        value, lang = keys.get(f"{root}[1]"), keys.get(f"{root}[1]/xml:lang")
+        if value is not None and lang is not None:
+            return [value, [_stringify("xml:lang", lang)]]
+    if (structs := _struct_array(root, keys)) is not None:
+        return structs
     level, pending = _aggregate_level({k: (_UNINDEXED, v) for k, v in keys.items()}, 1)
     depth = 1
     while pending:
@@ -328,6 +356,32 @@ def _array_indices(root: str, keys: Iterable[str]) -> list[int] | None:
             return None
         indices.append(int(digits))
     return indices
+
+
+def _struct_array(root: str, keys: dict[str, str]) -> list[list[str]] | None:
+    """When every key is ``root[n]/field`` (an array of structs such as xmpMM:History), what
+    the two levels give: per n in index order, its fields in key order; else None."""
+    items: dict[str, list[str]] = {}
+    start = len(root) + 1
+    for key, value in keys.items():
+        close = key.find("]/", start)
+        digits, field = key[start:close], key[close + 2 :]
+        if not (
+            close > 0
+            and key[start - 1] == "["
+            and digits.isascii()
+            and digits.isdigit()
+            and not _STRUCTURE.intersection(field)
+        ):
+            return None
+        items.setdefault(digits, []).append(_stringify(field, value))
+    indices = {digits: int(digits) for digits in items}
+    if len(set(indices.values())) != len(indices):  # "01" and "1": left to the levels
+        return None
+    return [items[digits] for digits in sorted(items, key=indices.__getitem__)]
+
+
+_STRUCTURE = frozenset("/[]")
 
 
 def _root(key: str) -> str:
