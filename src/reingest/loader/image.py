@@ -42,7 +42,7 @@ def build_image(
     metadata cleaners of step 12 (none by default, so metadata is the converter's output)."""
     facts = read_file(original.data, original.upload.filename)
     metadata = image_metadata(facts.file_metadata, datetime.fromisoformat(upload_time))
-    metadata = clean(metadata, cleaners)
+    metadata = clean(metadata, cleaners, facts.file_metadata)
     return Image(
         id=original.id,
         uploadTime=upload_time,
