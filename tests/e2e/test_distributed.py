@@ -82,4 +82,6 @@ def test_workers_on_postgres_and_redis_survive_one_kill_of_each(
     assert set(indexing) == set(ids)
     for stamps in indexing.values():
         stamps.sort()
-        assert all(later - earlier >= LEASE_SECONDS * 0.99 for earlier, later in pairwise(stamps))
+        # (log lines are stamped just after each claim, so allow for a busy machine's delay;
+        # two live owners would be claims moments apart, not most of a lease)
+        assert all(later - earlier >= LEASE_SECONDS / 2 for earlier, later in pairwise(stamps))
