@@ -57,19 +57,24 @@ def check_batch(
         return report
     try:
         versions = index.versions(report.claimed)
-        waiting = streams.pending()
+        fresh = {
+            claim.id
+            for claim in claims
+            if claim.id in versions and is_fresh(versions[claim.id], claim.enqueued_version)
+        }
+        # the streams are asked only when something is missing (lag reads can be costly)
+        waiting = len(fresh) < len(claims) and streams.pending() > 0
     except Exception as error:
         reason = normalise_reason(f"index lookup failed: {type(error).__name__}: {error}")
         outcomes = [Outcome(claim.id, State.Enqueued, reason) for claim in claims]
     else:
         outcomes = []
         for claim in claims:
-            present = claim.id in versions
-            if present and is_fresh(versions[claim.id], claim.enqueued_version):
+            if claim.id in fresh:
                 outcomes.append(Outcome(claim.id, State.Verified))
             elif waiting:
                 outcomes.append(Outcome(claim.id, State.Enqueued, "not indexed yet"))
-            elif not present:
+            elif claim.id not in versions:
                 outcomes.append(Outcome(claim.id, State.Inconsistent, "not in the index"))
             else:
                 reason = "index holds an older document than the projection enqueued"

@@ -23,15 +23,20 @@ from .conftest import Cli, cli_env, reingest_command, states_by_id, stats
 pytestmark = pytest.mark.slow
 
 
-def test_run_killed_mid_way_finishes_on_restart_with_nothing_lost(
-    cli: Cli, home: Path, tmp_path: Path
-) -> None:
-    sample = generate_sample_library(tmp_path / "sample", count=60)
-    cli("ingest", str(tmp_path / "sample"), check=False)
-    progress = SqliteProgressTable(f"sqlite:///{home}/progress.db")
+def ingest_sample(cli: Cli, home: Path, tmp_path: Path, count: int) -> list[str]:
+    sample = generate_sample_library(tmp_path / "sample", count=count)
+    cli("ingest", str(tmp_path / "sample"), check=False)  # exits 1: the broken files are refused
     ids = list(FileOriginalsStore((home / "originals").as_uri()).ids())
     assert len(ids) == len(sample.good)
     cli("ids", "upload", "-", stdin="\n".join(ids))
+    return ids
+
+
+def test_run_killed_mid_way_finishes_on_restart_with_nothing_lost(
+    cli: Cli, home: Path, tmp_path: Path
+) -> None:
+    ids = ingest_sample(cli, home, tmp_path, count=60)
+    progress = SqliteProgressTable(f"sqlite:///{home}/progress.db")
 
     env = cli_env(home, REINGEST_LEASE_SECONDS="2", BATCH_SIZE="4")
     victim = subprocess.Popen(
@@ -78,14 +83,6 @@ def test_two_index_batches_at_once_never_claim_the_same_id(cli: Cli, home: Path)
     summary = stats(cli)
     # ids with no original end NotFound; nobody else's claim was touched
     assert summary["counts"] == {"NotFound": 2_000, "NotStarted": 1_000}
-
-
-def ingest_sample(cli: Cli, home: Path, tmp_path: Path, count: int) -> list[str]:
-    generate_sample_library(tmp_path / "sample", count=count)
-    cli("ingest", str(tmp_path / "sample"), check=False)
-    ids = list(FileOriginalsStore((home / "originals").as_uri()).ids())
-    cli("ids", "upload", "-", stdin="\n".join(ids))
-    return ids
 
 
 def test_separate_worker_processes_never_share_a_claim(
