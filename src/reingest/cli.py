@@ -234,8 +234,14 @@ def ids_upload(
     except OSError as error:
         raise fail(f"{file}: {error.strerror or error}") from None
     with handle, components() as opened, live_progress() as bar:
-        task = bar.add_task("uploading ids", total=None, detail="")
-        report = upload_ids(opened.progress, handle, on_batch=lambda n: bar.advance(task, n))
+        reading = bar.add_task("reading lines", total=None, detail="")
+        writing = bar.add_task("writing ids", total=None, detail="in key order")
+        report = upload_ids(
+            opened.progress,
+            handle,
+            on_read=lambda n: bar.advance(reading, n),
+            on_written=lambda n: bar.advance(writing, n),
+        )
     out.print(
         f"{report.valid:,} valid ids: {report.added:,} added, "
         f"{report.already_known:,} already known or repeated"

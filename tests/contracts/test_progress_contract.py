@@ -45,6 +45,13 @@ def test_add_is_idempotent_and_counts_only_new_ids(table: ProgressTable) -> None
     assert table.counts() == {State.NotStarted: 40}
 
 
+def test_add_reports_every_id_it_wrote(table: ProgressTable) -> None:
+    written: list[int] = []
+    assert table.add(iter(make_ids(150)), on_written=written.append) == 150
+    assert sum(written) == 150
+    assert [image_id for image_id, _ in table.scan()] == make_ids(150)
+
+
 def test_claims_are_exclusive_and_carry_owner_lease_and_attempts(table: ProgressTable) -> None:
     table.add(make_ids(10))
     first = table.claim(State.NotStarted, State.InProgress, "a", 6, 60)

@@ -8,7 +8,7 @@ never own the same id and a dead worker's claims expire.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ..states import State
@@ -55,9 +55,9 @@ class FailureGroup:
 
 class ProgressTable(ABC):
     @abstractmethod
-    def add(self, ids: Iterable[str]) -> int:
+    def add(self, ids: Iterable[str], on_written: Callable[[int], None] | None = None) -> int:
         """Insert ids at NotStarted, in batches; ids already known are left as they are.
-        Returns how many were new."""
+        Returns how many were new; ``on_written`` hears the size of each batch written."""
 
     @abstractmethod
     def claim(

@@ -179,15 +179,20 @@ class DynamoProgressTable(ProgressTable):
 
     # -- verbs ---------------------------------------------------------------------------------
 
-    def add(self, ids: Iterable[str]) -> int:
+    def add(self, ids: Iterable[str], on_written: Callable[[int], None] | None = None) -> int:
         added = 0
-        now = time.time()
         for chunk in chunked(ids, 100):
-            wanted = sorted(set(chunk))
-            known = {item["id"]["S"] for item in self._batch_get(wanted, "#id")}
-            new = [image_id for image_id in wanted if image_id not in known]
-            if not new:
-                continue
+            added += self._add_new(chunk)
+            if on_written:
+                on_written(len(chunk))
+        return added
+
+    def _add_new(self, chunk: Sequence[str]) -> int:
+        now = time.time()
+        wanted = sorted(set(chunk))
+        known = {item["id"]["S"] for item in self._batch_get(wanted, "#id")}
+        new = [image_id for image_id in wanted if image_id not in known]
+        if new:
             self._batch_write(
                 [
                     {
@@ -210,8 +215,7 @@ class DynamoProgressTable(ProgressTable):
                 ExpressionAttributeNames={"#n": f"s{int(State.NotStarted)}"},
                 ExpressionAttributeValues={":n": _n(len(new))},
             )
-            added += len(new)
-        return added
+        return len(new)
 
     def claim(
         self, from_state: State, to_state: State, owner: str, limit: int, lease_seconds: float

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any
@@ -98,7 +98,7 @@ class PostgresProgressTable(ProgressTable):
             schema = resources.files(__package__).joinpath("postgres.sql").read_text()
             cur.execute(schema.encode())  # bytes: several statements, no parameters
 
-    def add(self, ids: Iterable[str]) -> int:
+    def add(self, ids: Iterable[str], on_written: Callable[[int], None] | None = None) -> int:
         added = 0
         now = time.time()
         for chunk in chunked(ids, CHUNK):
@@ -118,6 +118,8 @@ class PostgresProgressTable(ProgressTable):
                     (now,),
                 )
                 added += cur.rowcount
+            if on_written:
+                on_written(len(chunk))
         return added
 
     def claim(
