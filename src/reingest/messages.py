@@ -7,9 +7,9 @@ both forms, so ``decode`` does too.
 from __future__ import annotations
 
 import gzip
-import json
 from typing import Any
 
+import orjson
 from pydantic import PrivateAttr, ValidationError
 
 from .dates import from_epoch, now_iso
@@ -71,7 +71,7 @@ def decode(payload: bytes) -> UpdateMessage:
     """Parse a message in either wire form; raise MessageDecodeError with a readable reason."""
     try:
         raw = gzip.decompress(payload[1:]) if payload[:1] == b"\x00" else payload
-        data: Any = json.loads(raw)
+        data: Any = orjson.loads(raw)  # thrall's hot path: several times faster than json
     except (OSError, EOFError, ValueError) as error:
         raise MessageDecodeError(f"not JSON or gzip(JSON): {error}") from error
     if not isinstance(data, dict):

@@ -39,6 +39,9 @@ class SqliteDatabase:
         )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        # Debian builds SQLite with SECURE_DELETE, which zeroes every freed page: a queue that
+        # deletes each message it delivers would pay an extra page write per message
+        self._conn.execute("PRAGMA secure_delete=FAST")
         if cache_kib:
             self._conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         with self.write() as conn:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
+
+import orjson
 
 from ..batching import chunked
 from ..sqlite_db import SqliteDatabase, sqlite_path
@@ -60,7 +61,7 @@ class SqliteSearchIndex(SearchIndex):
             conn.executemany(
                 "INSERT OR REPLACE INTO documents (id, document, last_modified) VALUES (?, ?, ?)",
                 (
-                    (image_id, json.dumps(doc, ensure_ascii=False), doc.get("lastModified"))
+                    (image_id, orjson.dumps(doc).decode(), doc.get("lastModified"))
                     for image_id, doc in current.items()
                 ),
             )
@@ -103,7 +104,7 @@ class SqliteSearchIndex(SearchIndex):
                 "ORDER BY json_extract(document, '$.uploadTime') DESC, id LIMIT ? OFFSET ?",
                 [*params, limit, offset],
             ).fetchall()
-        return total, [json.loads(text) for (text,) in rows]
+        return total, [orjson.loads(text) for (text,) in rows]
 
     def close(self) -> None:
         self.db.close()
@@ -116,5 +117,5 @@ def _fetch(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Document]:
         for image_id, text in conn.execute(
             f"SELECT id, document FROM documents WHERE id IN ({marks})", chunk
         ):
-            found[image_id] = json.loads(text)
+            found[image_id] = orjson.loads(text)
     return found

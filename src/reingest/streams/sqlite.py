@@ -117,6 +117,7 @@ class SqliteStreams(Streams):
 
 
 def _delete(conn: sqlite3.Connection, seqs: list[int]) -> None:
-    rows = [(seq,) for seq in seqs]
-    conn.executemany("DELETE FROM stream_messages WHERE seq = ?", rows)
-    conn.executemany("DELETE FROM stream_payloads WHERE seq = ?", rows)
+    for chunk in chunked(seqs, 500):
+        marks = ",".join("?" * len(chunk))
+        conn.execute(f"DELETE FROM stream_messages WHERE seq IN ({marks})", chunk)
+        conn.execute(f"DELETE FROM stream_payloads WHERE seq IN ({marks})", chunk)
