@@ -78,7 +78,8 @@ def decode(payload: bytes) -> UpdateMessage:
         raise MessageDecodeError(f"expected a JSON object, got {type(data).__name__}")
     if isinstance(data.get("lastModified"), int):
         data["lastModified"] = from_epoch(data["lastModified"] / 1000)
-    data.setdefault("lastModified", now_iso())
+    if "lastModified" not in data:
+        data["lastModified"] = now_iso()
     try:
         message = UpdateMessage.model_validate(data)
     except ValidationError as error:

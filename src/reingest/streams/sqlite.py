@@ -42,12 +42,16 @@ class SqliteStreams(Streams):
     def publish(self, priority: Priority, payloads: Sequence[bytes]) -> None:
         now = time.time()
         with self.db.write() as conn:
-            for payload in payloads:
-                seq = conn.execute(
-                    "INSERT INTO stream_messages (priority, enqueued_at) VALUES (?, ?)",
-                    (str(priority), now),
-                ).lastrowid
-                conn.execute("INSERT INTO stream_payloads VALUES (?, ?)", (seq, payload))
+            conn.executemany(
+                "INSERT INTO stream_messages (priority, enqueued_at) VALUES (?, ?)",
+                [(str(priority), now)] * len(payloads),
+            )
+            # AUTOINCREMENT under the write lock hands out consecutive numbers
+            (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+            first = last - len(payloads) + 1
+            conn.executemany(
+                "INSERT INTO stream_payloads VALUES (?, ?)", enumerate(payloads, start=first)
+            )
 
     def receive(
         self, priority: Priority, consumer: str, limit: int, lease_seconds: float
