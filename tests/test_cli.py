@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from reingest import key_order
 from reingest.cli import app
 
 IDS = [f"{i:040x}" for i in range(5)]
@@ -32,6 +33,22 @@ def test_stats_json_has_the_contract_shape(invoke) -> None:  # type: ignore[no-u
     invoke("ids", "upload", "-", stdin="\n".join(IDS))
     assert json.loads(invoke("stats", "--json")) == {"counts": {"NotStarted": 5}, "total": 5}
     assert "NotStarted" in invoke("stats")
+
+
+def test_ids_upload_without_room_to_spill_says_so_and_keeps_what_it_wrote(  # type: ignore[no-untyped-def]
+    invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(key_order, "MEMORY_IDS", 2)
+
+    def no_room(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(key_order.tempfile, "TemporaryDirectory", no_room)
+    output = invoke("ids", "upload", "-", stdin="\n".join(IDS), code=1)
+    assert "No space left on device" in output and "re-run" in output
+    monkeypatch.undo()
+    invoke("ids", "upload", "-", stdin="\n".join(IDS))
+    assert json.loads(invoke("stats", "--json"))["total"] == 5
 
 
 def test_ids_upload_reports_malformed_lines_and_exits_1(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -236,12 +236,17 @@ def ids_upload(
     with handle, components() as opened, live_progress() as bar:
         reading = bar.add_task("reading lines", total=None, detail="")
         writing = bar.add_task("writing ids", total=None, detail="in key order")
-        report = upload_ids(
-            opened.progress,
-            handle,
-            on_read=lambda n: bar.advance(reading, n),
-            on_written=lambda n: bar.advance(writing, n),
-        )
+        try:
+            report = upload_ids(
+                opened.progress,
+                handle,
+                on_read=lambda n: bar.advance(reading, n),
+                on_written=lambda n: bar.advance(writing, n),
+            )
+        except OSError as error:  # e.g. no room for the spill files beside the table
+            raise fail(
+                f"upload stopped: {error}; ids written so far stay, re-run to finish"
+            ) from None
     out.print(
         f"{report.valid:,} valid ids: {report.added:,} added, "
         f"{report.already_known:,} already known or repeated"
