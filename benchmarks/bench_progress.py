@@ -3,7 +3,7 @@
 Each figure is printed beside a bare-SQLite baseline measured in the same run on the same
 machine: one sorted batch insert (staging table, then INSERT ... SELECT ... ORDER BY) into a
 plain table (upload), and a full GROUP BY (stats). Issue 4's scale is ``--ids 50000000``
-(about 15 minutes, 10 GB of temporary disk).
+(about 8 minutes here, 10 GB of temporary disk).
 
     python benchmarks/bench_progress.py --ids 1000000
 """
