@@ -17,8 +17,8 @@ _VALID_ID = re.compile(r"^[0-9a-f]{40}$")
 MALFORMED_EXAMPLES = 20
 #: an id and its newline
 ID_LINE = 41
-#: characters read at a time: whole-block checks amortise over ~100k lines
-BLOCK_CHARS = ID_LINE * 100_000
+#: characters read at a time: whole-block checks amortise over 25k lines
+BLOCK_CHARS = ID_LINE * 25_000
 
 
 def normalise_id(text: str) -> str | None:

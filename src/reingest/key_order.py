@@ -4,31 +4,26 @@ Grid ids are SHA-1s in random order. Written in that order, each id lands on a r
 of a table that no longer fits the cache; written in key order, every page is filled once,
 left to right. Sorting 50M ids in memory would take gigabytes, so ids are first spilled to
 files by their first two characters (a bucket holds ~1/256 of them), then handed out one
-bucket at a time, sorted, buckets in ascending order: the whole load proceeds in key order.
+bucket at a time, buckets in ascending order; the store sorts each bucket as it writes it
+(``ORDER BY``), and the whole load proceeds in key order.
 
 Each batch is a JSON array of strings, which SQLite reads with ``json_each`` in C: no
-per-id Python work between the spill file and the B-tree. The next bucket is sorted by an
-in-memory SQLite (C, without the GIL) on another core while the caller writes this one.
+per-id Python work between the spill file and the B-tree.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import IO
 
 #: ids held in memory before they are spilled (≈100 bytes each as Python strings)
-MEMORY_IDS = 100_000
-#: memory (KiB) SQLite may sort a bucket in before it uses temporary files
-SORT_CACHE_KIB = 16_384
+MEMORY_IDS = 25_000
 #: distinct prefixes given a file of their own; ids with any other prefix share one last
 #: bucket (order there only costs speed, never correctness)
 MAX_BUCKETS = 512
@@ -45,10 +40,10 @@ class Batch:
 
 
 def in_key_order(ids: Iterable[str], spill_parent: Path) -> Iterator[Batch]:
-    """Sorted batches, in ascending key order. Inputs that fit in memory are one batch and
-    never touch the disk."""
+    """Batches in ascending key order: every id of a batch sorts after every id of the
+    batches before it. Inputs that fit in memory are one batch and never touch the disk."""
     iterator = iter(ids)
-    first = sorted(islice(iterator, MEMORY_IDS))
+    first = list(islice(iterator, MEMORY_IDS))
     if not first:
         return
     rest = list(islice(iterator, 1))
@@ -63,34 +58,11 @@ def in_key_order(ids: Iterable[str], spill_parent: Path) -> Iterator[Batch]:
                 spill.add(chunk)
         finally:
             spill.close()
-        yield from _sorted_ahead(spill.batches())
-
-
-def _sorted_ahead(batches: Iterator[Batch]) -> Iterator[Batch]:
-    """Each batch sorted, the next one while the caller is busy with this one."""
-    sorter = sqlite3.connect(":memory:", check_same_thread=False)
-    sorter.execute(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
-    with closing(sorter), ThreadPoolExecutor(1, thread_name_prefix="sort") as pool:
-        pending: Future[Batch] | None = None
-        for batch in batches:
-            upcoming = pool.submit(_sorted, sorter, batch)
-            if pending:
-                yield pending.result()
-            pending = upcoming
-        if pending:
-            yield pending.result()
-
-
-def _sorted(sorter: sqlite3.Connection, batch: Batch) -> Batch:
-    (json_ids,) = sorter.execute(
-        "SELECT json_group_array(value) FROM (SELECT value FROM json_each(?) ORDER BY value)",
-        (batch.json_ids,),
-    ).fetchone()
-    return Batch(batch.count, json_ids)
+        yield from spill.batches()
 
 
 class _Spill:
-    """Bucket files holding comma-separated JSON strings, so a bucket reads back as an array."""
+    """Bucket files, each a JSON array of strings once closed."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -106,6 +78,7 @@ class _Spill:
             handle = self.files.get(key)
             if handle is None:
                 handle = self.files[key] = (self.folder / f"{len(self.files)}").open("w")
+                handle.write("[")
             else:
                 handle.write(",")
             handle.write(_json_strings(members))
@@ -113,14 +86,16 @@ class _Spill:
 
     def close(self) -> None:
         for handle in self.files.values():
-            handle.close()
+            if not handle.closed:
+                handle.write("]")
+                handle.close()
 
     def batches(self) -> Iterator[Batch]:
         for key in sorted(self.files):
             path = Path(self.files[key].name)
-            text = path.read_text()
+            json_ids = path.read_text()  # a whole JSON array: no copy to make one
             path.unlink()  # the disk is given back bucket by bucket
-            yield Batch(self.counts[key], f"[{text}]")
+            yield Batch(self.counts[key], json_ids)
 
 
 def _json_strings(ids: list[str]) -> str:

@@ -58,7 +58,7 @@ class SqliteProgressTable(ProgressTable):
             with self.db.write() as conn:
                 new = conn.execute(
                     "INSERT INTO progress (id, updated_at) SELECT value, ? FROM json_each(?) "
-                    "WHERE true ON CONFLICT DO NOTHING",
+                    "WHERE true ORDER BY value ON CONFLICT DO NOTHING",
                     (now, batch.json_ids),
                 ).rowcount
                 conn.execute(
