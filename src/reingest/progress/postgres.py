@@ -7,11 +7,13 @@ settling. Counters per state are kept by statement-level triggers (see ``postgre
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -19,6 +21,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from ..batching import chunked
 from ..errors import ConfigurationError
+from ..key_order import in_key_order
 from ..states import CLAIM_RETURNS_TO, State
 from .base import Claim, FailureGroup, Outcome, ProgressRow, ProgressTable
 
@@ -101,25 +104,18 @@ class PostgresProgressTable(ProgressTable):
     def add(self, ids: Iterable[str], on_written: Callable[[int], None] | None = None) -> int:
         added = 0
         now = time.time()
-        for chunk in chunked(ids, CHUNK):
+        # key order (see key_order): each index page is filled once instead of once per id
+        for batch in in_key_order(ids, Path(tempfile.gettempdir())):
             with self._transaction() as cur:
-                # a per-session staging table, emptied by every commit
                 cur.execute(
-                    'CREATE TEMP TABLE IF NOT EXISTS reingest_new_ids (id text COLLATE "C") '
-                    "ON COMMIT DELETE ROWS"
-                )
-                with cur.copy("COPY reingest_new_ids (id) FROM STDIN") as copy:
-                    for image_id in chunk:
-                        copy.write_row((image_id,))
-                # sorted keys fill B-tree pages in order: far fewer page splits
-                cur.execute(
-                    "INSERT INTO reingest_progress (id, updated_at) "
-                    "SELECT id, %s FROM reingest_new_ids ORDER BY id ON CONFLICT DO NOTHING",
-                    (now,),
+                    "INSERT INTO reingest_progress (id, updated_at) SELECT value, %s "
+                    "FROM json_array_elements_text(%s::json) "
+                    'ORDER BY value COLLATE "C" ON CONFLICT DO NOTHING',
+                    (now, batch.json_ids),
                 )
                 added += cur.rowcount
             if on_written:
-                on_written(len(chunk))
+                on_written(batch.count)
         return added
 
     def claim(
