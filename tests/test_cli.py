@@ -35,6 +35,12 @@ def test_stats_json_has_the_contract_shape(invoke) -> None:  # type: ignore[no-u
     assert "NotStarted" in invoke("stats")
 
 
+def test_ids_upload_reads_a_file_saved_with_a_byte_order_mark(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("\n".join(IDS) + "\n", encoding="utf-8-sig")
+    assert "5 added" in invoke("ids", "upload", str(ids_file))
+
+
 def test_ids_upload_without_room_to_spill_says_so_and_keeps_what_it_wrote(  # type: ignore[no-untyped-def]
     invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

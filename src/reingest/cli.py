@@ -230,7 +230,7 @@ def ids_upload(
 ) -> None:
     """Add ids at state 0 (NotStarted); malformed lines are reported, repeats ignored."""
     try:
-        handle = sys.stdin if file == "-" else open(file, encoding="utf-8", errors="replace")  # noqa: SIM115
+        handle = sys.stdin if file == "-" else open(file, encoding="utf-8-sig", errors="replace")  # noqa: SIM115
     except OSError as error:
         raise fail(f"{file}: {error.strerror or error}") from None
     with handle, components() as opened, live_progress() as bar:

@@ -92,7 +92,7 @@ def report_json(report: UploadReport) -> dict[str, Any]:
 
 def upload_id_lines(components: Components, data: bytes) -> UploadReport:
     """``reingest ids upload`` on an uploaded file."""
-    lines = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace")
+    lines = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", errors="replace")
     return upload_ids(components.progress, lines)
 
 
