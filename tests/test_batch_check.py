@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from reingest.backends import Components
 from reingest.batch_check import check_batch
 from reingest.index.documents import DocumentUpdate
@@ -39,3 +41,21 @@ def test_missing_documents_wait_while_thrall_still_has_messages(components: Comp
     check_batch(components.progress, components.index, components.streams, components.settings, "c")
     assert components.progress.counts() == {State.Enqueued: 4}
     assert components.progress.get(IDS[:1])[0].reason == "not indexed yet"
+
+
+def test_documents_written_between_the_index_read_and_the_stream_read_still_verify(
+    components: Components, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thrall applies and acks the last messages after the checker read the index but before
+    it asked the streams: an empty stream then must not make the ids Inconsistent."""
+    enqueue(components)
+    streams, index = components.streams, components.index
+    real_pending = streams.pending
+
+    def thrall_finishes_first() -> int:
+        index.apply([DocumentUpdate.image({"id": image_id}, V1) for image_id in IDS])
+        return real_pending()
+
+    monkeypatch.setattr(streams, "pending", thrall_finishes_first)
+    report = check_batch(components.progress, index, streams, components.settings, "c")
+    assert report.outcomes == {State.Verified: 4}

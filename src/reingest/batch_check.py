@@ -16,7 +16,7 @@ from .config import Settings
 from .failures import normalise_reason
 from .index.base import SearchIndex
 from .index.documents import is_fresh
-from .progress.base import Outcome, ProgressTable
+from .progress.base import Claim, Outcome, ProgressTable
 from .states import State
 from .streams.base import Streams
 
@@ -56,14 +56,13 @@ def check_batch(
     if not claims:
         return report
     try:
-        versions = index.versions(report.claimed)
-        fresh = {
-            claim.id
-            for claim in claims
-            if claim.id in versions and is_fresh(versions[claim.id], claim.enqueued_version)
-        }
+        versions, fresh = _fresh(index, claims)
         # the streams are asked only when something is missing (lag reads can be costly)
         waiting = len(fresh) < len(claims) and streams.pending() > 0
+        if len(fresh) < len(claims) and not waiting:
+            # thrall may have applied and acked the last messages between the two reads: with
+            # nothing in flight now, a second look at the index is the one to judge by
+            versions, fresh = _fresh(index, claims)
     except Exception as error:
         reason = normalise_reason(f"index lookup failed: {type(error).__name__}: {error}")
         outcomes = [Outcome(claim.id, State.Enqueued, reason) for claim in claims]
@@ -83,3 +82,15 @@ def check_batch(
     report.outcomes.update(outcome.state for outcome in outcomes)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _fresh(index: SearchIndex, claims: list[Claim]) -> tuple[dict[str, str | None], set[str]]:
+    """The indexed versions of the claimed ids, and which of them are at least as new as
+    what was enqueued."""
+    versions = index.versions([claim.id for claim in claims])
+    fresh = {
+        claim.id
+        for claim in claims
+        if claim.id in versions and is_fresh(versions[claim.id], claim.enqueued_version)
+    }
+    return versions, fresh
