@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -37,6 +37,22 @@ class Batch:
     count: int
     #: a JSON array of the ids
     json_ids: str
+
+
+def write_in_key_order(
+    ids: Iterable[str],
+    spill_parent: Path,
+    write: Callable[[Batch], int],
+    on_written: Callable[[int], None] | None = None,
+) -> int:
+    """Give every batch of ``in_key_order`` to ``write`` (which returns how many of its ids
+    were new), telling ``on_written`` each batch's size; returns the total of new ids."""
+    added = 0
+    for batch in in_key_order(ids, spill_parent):
+        added += write(batch)
+        if on_written:
+            on_written(batch.count)
+    return added
 
 
 def in_key_order(ids: Iterable[str], spill_parent: Path) -> Iterator[Batch]:
@@ -86,9 +102,8 @@ class _Spill:
 
     def close(self) -> None:
         for handle in self.files.values():
-            if not handle.closed:
-                handle.write("]")
-                handle.close()
+            handle.write("]")
+            handle.close()
 
     def batches(self) -> Iterator[Batch]:
         for key in sorted(self.files):

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from ..batching import chunked
 from ..errors import ConfigurationError
-from ..key_order import in_key_order
+from ..key_order import Batch, write_in_key_order
 from ..states import CLAIM_RETURNS_TO, State
 from .base import Claim, FailureGroup, Outcome, ProgressRow, ProgressTable
 
@@ -102,21 +103,19 @@ class PostgresProgressTable(ProgressTable):
             cur.execute(schema.encode())  # bytes: several statements, no parameters
 
     def add(self, ids: Iterable[str], on_written: Callable[[int], None] | None = None) -> int:
-        added = 0
-        now = time.time()
         # key order (see key_order): each index page is filled once instead of once per id
-        for batch in in_key_order(ids, Path(tempfile.gettempdir())):
-            with self._transaction() as cur:
-                cur.execute(
-                    "INSERT INTO reingest_progress (id, updated_at) SELECT value, %s "
-                    "FROM json_array_elements_text(%s::json) "
-                    'ORDER BY value COLLATE "C" ON CONFLICT DO NOTHING',
-                    (now, batch.json_ids),
-                )
-                added += cur.rowcount
-            if on_written:
-                on_written(batch.count)
-        return added
+        insert = partial(self._insert, time.time())
+        return write_in_key_order(ids, Path(tempfile.gettempdir()), insert, on_written)
+
+    def _insert(self, now: float, batch: Batch) -> int:
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO reingest_progress (id, updated_at) SELECT value, %s "
+                "FROM json_array_elements_text(%s::json) "
+                'ORDER BY value COLLATE "C" ON CONFLICT DO NOTHING',
+                (now, batch.json_ids),
+            )
+            return cur.rowcount
 
     def claim(
         self, from_state: State, to_state: State, owner: str, limit: int, lease_seconds: float

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
 import orjson
 
 from ..batching import chunked
-from ..key_order import in_key_order
+from ..key_order import Batch, write_in_key_order
 from ..sqlite_db import SqliteDatabase, sqlite_path
 from ..states import CLAIM_RETURNS_TO, State
 from .base import Claim, FailureGroup, Outcome, ProgressRow, ProgressTable
@@ -51,25 +52,23 @@ class SqliteProgressTable(ProgressTable):
         self.db = SqliteDatabase(sqlite_path(url), SCHEMA, cache_kib=CACHE_KIB)
 
     def add(self, ids: Iterable[str], on_written: Callable[[int], None] | None = None) -> int:
-        added = 0
-        now = time.time()
         # key order (see key_order): each B-tree page is filled once instead of once per id
-        for batch in in_key_order(ids, self.db.path.parent):
-            with self.db.write() as conn:
-                new = conn.execute(
-                    "INSERT INTO progress (id, updated_at) SELECT value, ? FROM json_each(?) "
-                    "WHERE true ORDER BY value ON CONFLICT DO NOTHING",
-                    (now, batch.json_ids),
-                ).rowcount
-                conn.execute(
-                    "INSERT INTO state_counts (state, n) VALUES (?, ?) "
-                    "ON CONFLICT (state) DO UPDATE SET n = n + excluded.n",
-                    (int(State.NotStarted), new),
-                )
-            added += new
-            if on_written:
-                on_written(batch.count)
-        return added
+        insert = partial(self._insert, time.time())
+        return write_in_key_order(ids, self.db.path.parent, insert, on_written)
+
+    def _insert(self, now: float, batch: Batch) -> int:
+        with self.db.write() as conn:
+            new: int = conn.execute(
+                "INSERT INTO progress (id, updated_at) SELECT value, ? FROM json_each(?) "
+                "WHERE true ORDER BY value ON CONFLICT DO NOTHING",
+                (now, batch.json_ids),
+            ).rowcount
+            conn.execute(
+                "INSERT INTO state_counts (state, n) VALUES (?, ?) "
+                "ON CONFLICT (state) DO UPDATE SET n = n + excluded.n",
+                (int(State.NotStarted), new),
+            )
+        return new
 
     def claim(
         self, from_state: State, to_state: State, owner: str, limit: int, lease_seconds: float
