@@ -20,7 +20,7 @@ from pathlib import Path
 
 from reingest.backends import Components
 from reingest.config import Settings
-from reingest.messages import encode, reingest_message
+from reingest.messages import REINGEST_IMAGE, image_payload
 from reingest.model import Asset, Image, ImageMetadata
 from reingest.streams.base import Priority
 
@@ -45,7 +45,7 @@ def latencies(components: Components, samples: int, prefix: str) -> list[float]:
         image_id = f"{prefix}{n:034x}"
         started = time.perf_counter()
         components.streams.publish(
-            Priority.HIGH, [encode(reingest_message(image(image_id, "edit")))]
+            Priority.HIGH, [image_payload(REINGEST_IMAGE, image(image_id, "edit"))]
         )
         while components.index.get(image_id) is None:
             time.sleep(0.0005)
@@ -72,7 +72,7 @@ def main() -> None:
             )
             try:
                 idle = latencies(components, args.samples, "a")
-                payload = encode(reingest_message(image("b" * 40, "reingested")))
+                payload = image_payload(REINGEST_IMAGE, image("b" * 40, "reingested"))
                 for start in range(0, args.backlog, 10_000):
                     components.streams.publish(
                         Priority.LOW, [payload] * min(10_000, args.backlog - start)

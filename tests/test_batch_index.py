@@ -46,7 +46,7 @@ def test_each_outcome_lands_in_its_state_with_a_reason(
     [delivery] = components.streams.receive(Priority.LOW, "t", 10, 30)
     message = decode(delivery.payload)
     assert message.subject == "reingest-image"
-    assert message.image is not None and message.image.id == stored["getty"]
+    assert message.image is not None and message.image["id"] == stored["getty"]
     assert message.lastModified == rows[stored["getty"]].enqueued_version
 
 

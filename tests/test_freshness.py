@@ -10,7 +10,7 @@ from reingest.backends import Components
 from reingest.batch_check import check_batch
 from reingest.batch_index import index_batch
 from reingest.dates import now_iso
-from reingest.messages import UpdateMessage, encode
+from reingest.messages import UpdateMessage, encode, image_payload
 from reingest.model import Edits, ImageMetadata
 from reingest.originals.base import UploadRecord
 from reingest.projection import Projector
@@ -27,10 +27,8 @@ def test_an_edit_during_reingestion_survives_and_the_image_still_verifies(
         (fixtures_dir / "getty.jpg").read_bytes(), UploadRecord(filename="getty.jpg")
     )
     projector = Projector(components.originals, components.services)
-    upload = UpdateMessage(
-        subject="image", image=projector.project(image_id), lastModified=now_iso()
-    )
-    components.streams.publish(Priority.HIGH, [encode(upload)])
+    upload = image_payload("image", projector.project(image_id), now_iso())
+    components.streams.publish(Priority.HIGH, [upload])
     drain(components.streams, components.index, "thrall", 30, max_cycles=5)
 
     components.progress.add([image_id])

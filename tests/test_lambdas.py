@@ -244,7 +244,7 @@ def test_index_then_check_then_both_schedules_turn_themselves_off(
     assert all(data[:1] == b"\x00" and data[1:3] == b"\x1f\x8b" for data in records)  # 0x00+gzip
     messages = [decode(data) for data in records]
     assert {m.subject for m in messages} == {"reingest-image"}
-    assert sorted(m.image.id for m in messages if m.image) == sorted(library.good)
+    assert sorted(m.image["id"] for m in messages if m.image) == sorted(library.good)
     rows = {row.id: row for row in opened.progress.get(ids)}
     assert {rows[i].state for i in library.broken} == {State.KnownError}
     assert rows[MISSING_ID].state == State.NotFound

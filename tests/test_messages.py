@@ -6,7 +6,14 @@ import json
 import pytest
 
 from reingest.errors import MessageDecodeError
-from reingest.messages import REINGEST_IMAGE, decode, encode, reingest_message
+from reingest.messages import (
+    REINGEST_IMAGE,
+    UpdateMessage,
+    compressed,
+    decode,
+    encode,
+    image_payload,
+)
 from reingest.model import Asset, Image, ImageMetadata
 
 
@@ -21,16 +28,25 @@ def an_image() -> Image:
 
 
 def test_reingest_message_round_trips_in_both_wire_forms() -> None:
-    message = reingest_message(an_image(), "2024-01-01T00:00:00.000Z")
-    for compress in (False, True):
-        decoded = decode(encode(message, compress=compress))
+    payload = image_payload(REINGEST_IMAGE, an_image(), "2024-01-01T00:00:00.000Z")
+    for wire in (payload, compressed(payload)):
+        decoded = decode(wire)
         assert decoded.subject == REINGEST_IMAGE
-        assert decoded.image is not None and decoded.image.to_json() == an_image().to_json()
+        assert decoded.image == an_image().to_json()
         assert decoded.lastModified == "2024-01-01T00:00:00.000Z"
 
 
+def test_image_payload_is_the_update_message_encoded() -> None:
+    """Written without an envelope model, it is still exactly Grid's UpdateMessage."""
+    payload = image_payload(REINGEST_IMAGE, an_image(), "2024-01-01T00:00:00.000Z")
+    message = UpdateMessage(
+        subject=REINGEST_IMAGE, lastModified="2024-01-01T00:00:00.000Z", image=an_image().to_json()
+    )
+    assert json.loads(payload) == json.loads(encode(message))
+
+
 def test_grid_kinesis_payload_is_zero_byte_then_gzip_json() -> None:
-    payload = encode(reingest_message(an_image()), compress=True)
+    payload = compressed(image_payload(REINGEST_IMAGE, an_image()))
     assert payload[:1] == b"\x00"
     assert json.loads(gzip.decompress(payload[1:]))["subject"] == REINGEST_IMAGE
 
@@ -44,7 +60,7 @@ def test_unknown_fields_survive_a_round_trip() -> None:
     image = an_image().to_json() | {"esInfo": {"migration": {"migratedTo": "x"}}}
     body = {"subject": "image", "image": image, "lastModified": "2024-01-01T00:00:00.000Z"}
     decoded = decode(json.dumps(body).encode())
-    assert decoded.image is not None and decoded.image.to_json()["esInfo"] == image["esInfo"]
+    assert decoded.image is not None and decoded.image["esInfo"] == image["esInfo"]
 
 
 @pytest.mark.parametrize(

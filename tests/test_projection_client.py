@@ -65,7 +65,7 @@ def index_everything(
     images = {}
     while deliveries := streams.receive(Priority.LOW, "test", 100, 30):
         for delivery in deliveries:
-            image = decode(delivery.payload).image_document()
+            image = decode(delivery.payload).image
             assert image is not None
             images[image["id"]] = image
         streams.ack(deliveries)

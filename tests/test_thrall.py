@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from reingest.backends import Components
-from reingest.messages import UpdateMessage, encode, reingest_message
+from reingest.messages import REINGEST_IMAGE, UpdateMessage, encode, image_payload
 from reingest.model import Asset, Image, ImageMetadata
 from reingest.streams.base import Priority
 from reingest.thrall import consume_once, drain
@@ -22,14 +22,16 @@ def image(image_id: str, title: str = "t") -> Image:
 
 def test_high_priority_is_always_consumed_before_low(components: Components) -> None:
     streams, index = components.streams, components.index
-    streams.publish(Priority.LOW, [encode(reingest_message(image(f"low{i}"))) for i in range(5)])
-    streams.publish(Priority.HIGH, [encode(reingest_message(image("edit")))])
+    streams.publish(
+        Priority.LOW, [image_payload(REINGEST_IMAGE, image(f"low{i}")) for i in range(5)]
+    )
+    streams.publish(Priority.HIGH, [image_payload(REINGEST_IMAGE, image("edit"))])
     first = consume_once(streams, index, "t", 30, batch=2)
     assert first.priority == Priority.HIGH and first.applied == 1
     assert index.get("edit") is not None and index.count() == 1
     second = consume_once(streams, index, "t", 30, batch=2)
     assert second.priority == Priority.LOW and second.applied == 2
-    streams.publish(Priority.HIGH, [encode(reingest_message(image("edit2")))])
+    streams.publish(Priority.HIGH, [image_payload(REINGEST_IMAGE, image("edit2"))])
     assert consume_once(streams, index, "t", 30, batch=2).priority == Priority.HIGH
     assert drain(streams, index, "t", 30, max_cycles=10) == (3, 0)
     assert consume_once(streams, index, "t", 30).idle
@@ -46,7 +48,7 @@ def test_bad_messages_are_dead_lettered_with_a_reason_and_the_rest_applied(
         Priority.LOW,
         [
             b"{broken",
-            encode(reingest_message(image("good"))),
+            image_payload(REINGEST_IMAGE, image("good")),
             json.dumps(
                 {"subject": "reingest-image", "lastModified": "2024-01-01T00:00:00Z"}
             ).encode(),
@@ -64,7 +66,7 @@ def test_bad_messages_are_dead_lettered_with_a_reason_and_the_rest_applied(
 
 def test_delete_image_removes_the_document(components: Components) -> None:
     streams, index = components.streams, components.index
-    streams.publish(Priority.HIGH, [encode(reingest_message(image("a")))])
+    streams.publish(Priority.HIGH, [image_payload(REINGEST_IMAGE, image("a"))])
     drain(streams, index, "t", 30, 5)
     delete = UpdateMessage(subject="delete-image", id="a", lastModified="2030-01-01T00:00:00Z")
     streams.publish(Priority.HIGH, [encode(delete)])
@@ -76,11 +78,11 @@ def test_a_user_edit_overtakes_a_hundred_thousand_waiting_reingest_messages(
     components: Components,
 ) -> None:
     streams, index = components.streams, components.index
-    backlog = encode(reingest_message(image("reingested")))
+    backlog = image_payload(REINGEST_IMAGE, image("reingested"))
     for _ in range(10):
         streams.publish(Priority.LOW, [backlog] * 10_000)
     consume_once(streams, index, "t", 30, batch=200)  # thrall is busy with the backlog...
-    streams.publish(Priority.HIGH, [encode(reingest_message(image("edit", "user edit")))])
+    streams.publish(Priority.HIGH, [image_payload(REINGEST_IMAGE, image("edit", "user edit"))])
     cycle = consume_once(streams, index, "t", 30, batch=200)  # ...and the edit is next
     assert cycle.priority == Priority.HIGH and cycle.applied == 1
     document = index.get("edit")

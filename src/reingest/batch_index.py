@@ -19,7 +19,7 @@ from .config import Settings
 from .dates import now_iso
 from .errors import TransientError
 from .failures import classify
-from .messages import encode, reingest_message
+from .messages import REINGEST_IMAGE, image_payload
 from .progress.base import Claim, Outcome, ProgressTable
 from .projection import ImageProjector
 from .states import State
@@ -124,7 +124,7 @@ def _project(
         state, reason = classify(error)
         return Outcome(claim.id, state, reason), None
     version = now_iso()
-    payload = encode(reingest_message(image, version))
+    payload = image_payload(REINGEST_IMAGE, image, version)
     if len(payload) > settings.max_size:
         reason = f"projection is {len(payload)} bytes; MAX_SIZE is {settings.max_size}"
         return Outcome(claim.id, State.TooBig, reason), None

@@ -11,7 +11,7 @@ from .dates import now_iso
 from .errors import LoaderError
 from .loader import read_file
 from .loader.thumbnail import make_thumbnail
-from .messages import UpdateMessage, encode
+from .messages import image_payload
 from .originals.base import OriginalsStore, UploadRecord
 from .projection import Projector
 from .streams.base import Priority, Streams
@@ -68,8 +68,7 @@ def ingest_files(
                 originals.put_thumbnail(image_id, thumbnail)
             (report.stored if new else report.already_stored).append(image_id)
             image = projector.project(image_id)
-            message = UpdateMessage(subject=UPLOAD_SUBJECT, image=image, lastModified=now_iso())
-            streams.publish(Priority.HIGH, [encode(message)])
+            streams.publish(Priority.HIGH, [image_payload(UPLOAD_SUBJECT, image)])
         if on_file:
             on_file(path, problem)
     return report

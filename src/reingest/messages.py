@@ -7,14 +7,14 @@ both forms, so ``decode`` does too.
 from __future__ import annotations
 
 import gzip
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from pydantic import PrivateAttr, ValidationError
+from pydantic import ValidationError
 
 from .dates import from_epoch, now_iso
 from .errors import MessageDecodeError
-from .model import Edits, GridModel, Image
+from .model import Edits, GridModel, Image, JsonObject
 
 REINGEST_IMAGE = "reingest-image"
 #: subjects whose payload is a whole image (Grid translates all three to an ImageMessage)
@@ -26,27 +26,22 @@ USER_METADATA = "update-image-user-metadata"
 class UpdateMessage(GridModel):
     subject: str
     lastModified: str
-    image: Image | None = None
+    #: the image JSON exactly as sent (``decode`` checks it against the Image model), so
+    #: thrall indexes it as it came, unknown keys included, without re-serialising
+    image: JsonObject | None = None
     id: str | None = None
     edits: Edits | None = None
-    #: the image JSON exactly as received, so thrall indexes it without re-serialising
-    _image_json: dict[str, Any] | None = PrivateAttr(default=None)
-
-    def image_document(self) -> dict[str, Any] | None:
-        if self._image_json is not None:
-            return self._image_json
-        return self.image.to_json() if self.image is not None else None
 
 
-def reingest_message(image: Image, last_modified: str | None = None) -> UpdateMessage:
-    return UpdateMessage(
-        subject=REINGEST_IMAGE, image=image, lastModified=last_modified or now_iso()
-    )
+def image_payload(subject: str, image: Image, last_modified: str | None = None) -> bytes:
+    """The wire bytes of an UpdateMessage carrying ``image``, written straight from the model:
+    this runs once per image of every batch, so no envelope model is built around it."""
+    envelope = orjson.dumps({"subject": subject, "lastModified": last_modified or now_iso()})
+    return envelope[:-1] + b',"image":' + image.to_json_bytes() + b"}"
 
 
-def encode(message: UpdateMessage, compress: bool = False) -> bytes:
-    body = message.to_json_bytes()
-    return compressed(body) if compress else body
+def encode(message: UpdateMessage) -> bytes:
+    return message.to_json_bytes()
 
 
 def compressed(payload: bytes) -> bytes:
@@ -80,14 +75,9 @@ def decode(payload: bytes) -> UpdateMessage:
         data["lastModified"] = from_epoch(data["lastModified"] / 1000)
     if "lastModified" not in data:
         data["lastModified"] = now_iso()
-    try:
-        message = UpdateMessage.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise MessageDecodeError(f"invalid UpdateMessage: {where}: {first['msg']}") from error
-    if isinstance(data.get("image"), dict):
-        message._image_json = data["image"]
+    message = _validated(UpdateMessage, data, ())
+    if message.image is not None:  # strict, as Grid's thrall parses the whole Image
+        _validated(Image, message.image, ("image",))
     if message.subject in IMAGE_SUBJECTS and message.image is None:
         raise MessageDecodeError(f"missing field image for subject {message.subject}")
     if message.subject in (DELETE_IMAGE, USER_METADATA) and not message.id:
@@ -95,3 +85,15 @@ def decode(payload: bytes) -> UpdateMessage:
     if message.subject == USER_METADATA and message.edits is None:
         raise MessageDecodeError(f"missing field edits for subject {message.subject}")
     return message
+
+
+Model = TypeVar("Model", bound=GridModel)
+
+
+def _validated(model: type[Model], data: Any, where: tuple[str, ...]) -> Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        path = ".".join(str(part) for part in (*where, *first["loc"]))
+        raise MessageDecodeError(f"invalid UpdateMessage: {path}: {first['msg']}") from error

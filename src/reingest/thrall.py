@@ -93,7 +93,7 @@ def _apply(streams: Streams, index: SearchIndex, deliveries: Sequence[Delivery])
 
 def document_update(message: UpdateMessage) -> DocumentUpdate | None:
     """The index change a message asks for; None for subjects thrall has no processor for."""
-    image = message.image_document()
+    image = message.image
     if message.subject in IMAGE_SUBJECTS and image is not None:
         return DocumentUpdate.image(image, message.lastModified)
     if message.subject == USER_METADATA and message.id and message.edits is not None:
