@@ -26,7 +26,7 @@ class GridModel(BaseModel):
 
     def to_json_bytes(self) -> bytes:
         """Compact UTF-8 JSON, serialised in pydantic's core (the hot path of every message)."""
-        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+        return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
 
 
 class Dimensions(GridModel):

@@ -53,10 +53,13 @@ def drain(
     applied = dead = 0
     for _ in range(max_cycles):
         cycle = consume_once(streams, index, consumer, lease_seconds)
-        if cycle.idle:
-            break
         applied += cycle.applied
         dead += cycle.dead
+        # a short batch from the low stream means both were empty just now: no need to ask again
+        if cycle.idle or (
+            cycle.priority == Priority.LOW and cycle.applied + cycle.dead < DEFAULT_BATCH
+        ):
+            break
     return applied, dead
 
 
