@@ -27,6 +27,7 @@ from reingest.runner import run
 from reingest.sample import generate_sample_library
 from reingest.services.local import LocalDataServices
 from reingest.states import State
+from reingest.workers import settle_garbage_collector
 
 
 def main() -> None:
@@ -59,6 +60,7 @@ def main() -> None:
                 projector.project(image_id)
             components.index.clear()
 
+        settle_garbage_collector()  # as `reingest run` does once started (both sides run under it)
         bare_seconds: list[float] = []
         ours_seconds: list[float] = []
         for round_number in range(args.rounds):

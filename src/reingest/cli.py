@@ -31,7 +31,7 @@ from .originals.base import StoredOriginal, UploadRecord, image_id_of
 from .runner import RunSummary, remaining, run, run_thrall, run_worker
 from .services.local import LocalDataServices
 from .states import FAILURE_STATES, State
-from .workers import worker_name
+from .workers import settle_garbage_collector, worker_name
 
 app = typer.Typer(
     help="Rebuild a Grid-style media library's search index from its sources of truth.",
@@ -105,6 +105,7 @@ def quickstart() -> None:
     from .quickstart import quickstart as run_quickstart
 
     with components() as opened, live_progress() as bar:
+        settle_garbage_collector()
         tick = _progress_ticker(bar)
         report = run_quickstart(opened, lambda line: bar.console.print(line), tick)
         counts = opened.progress.counts()
@@ -438,6 +439,7 @@ def run_command(
     """Loop index → thrall → check, with live progress, and print a summary by state."""
     stop = _stop_on_signals()
     with components() as opened, live_progress() as bar:
+        settle_garbage_collector()
         tick = _progress_ticker(bar)
         next_write = 0.0
 
@@ -503,6 +505,7 @@ def thrall_command(
 ) -> None:
     """Consume the streams (high priority first) and write the search index."""
     with components() as opened:
+        settle_garbage_collector()
         applied, dead = run_thrall(opened, until_done=until_done, should_stop=_stop_on_signals())
     out.print(f"applied {applied:,} messages, dead-lettered {dead:,}")
 
@@ -518,6 +521,7 @@ def worker_command(
     if role not in ("index", "check"):
         raise fail(f"unknown worker {role!r}; expected index or check")
     with components() as opened:
+        settle_garbage_collector()
         outcomes = run_worker(opened, role, until_done=until_done, should_stop=_stop_on_signals())
     summary = ", ".join(f"{n:,} {s.name}" for s, n in outcomes.items()) or "nothing"
     out.print(f"{role} worker stopped: {summary}")
