@@ -54,15 +54,17 @@ class SqliteSearchIndex(SearchIndex):
     def apply(self, updates: Sequence[DocumentUpdate]) -> None:
         with self.db.write() as conn:
             current = _fetch(conn, [u.image_id for u in updates])
+            changed: dict[str, Document] = {}
             for update in updates:
-                document = apply_update(current.get(update.image_id), update)
-                if document is not None:
-                    current[update.image_id] = document
-            conn.executemany(
+                existing = current.get(update.image_id)
+                document = apply_update(existing, update)
+                if document is not None and document is not existing:
+                    current[update.image_id] = changed[update.image_id] = document
+            conn.executemany(  # a stale or repeated message leaves its document unwritten
                 "INSERT OR REPLACE INTO documents (id, document, last_modified) VALUES (?, ?, ?)",
                 (
                     (image_id, orjson.dumps(doc).decode(), doc.get("lastModified"))
-                    for image_id, doc in current.items()
+                    for image_id, doc in changed.items()
                 ),
             )
 
