@@ -11,11 +11,15 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
+from .batching import chunked
 from .errors import ConfigurationError
+
+Key = TypeVar("Key", str, int)
 
 BUSY_TIMEOUT_SECONDS = 60.0
 #: how often, at most, the checkpointer copies newly committed pages into the database
@@ -24,7 +28,17 @@ CHECKPOINT_EVERY_SECONDS = 0.2
 #: checkpointer fall behind); SQLite's own default is 1,000
 BACKSTOP_CHECKPOINT_PAGES = 16_000
 
+#: keys per ``IN (…)``: SQLite's default limit on host parameters is 32,766; stay well below it
+IN_CHUNK = 500
+
 log = logging.getLogger(__name__)
+
+
+def in_chunks(keys: Sequence[Key]) -> Iterator[tuple[str, tuple[Key, ...]]]:
+    """The keys in slices a statement can take: ``(marks, chunk)``, where ``marks`` is the
+    ``?,?,…`` to put inside ``IN (…)``."""
+    for chunk in chunked(keys, IN_CHUNK):
+        yield ",".join("?" * len(chunk)), chunk
 
 
 def sqlite_path(url: str) -> Path:

@@ -8,8 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import orjson
 
-from ..batching import chunked
-from ..sqlite_db import SqliteDatabase, sqlite_path
+from ..sqlite_db import SqliteDatabase, in_chunks, sqlite_path
 from .base import SearchIndex
 from .documents import Document, DocumentUpdate, apply_update
 
@@ -23,7 +22,6 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 """
 
-CHUNK = 500
 #: a filter field: a dotted path of plain names (never interpolated unchecked into SQL)
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -42,8 +40,7 @@ class SqliteSearchIndex(SearchIndex):
     def versions(self, ids: Sequence[str]) -> dict[str, str | None]:
         found: dict[str, str | None] = {}
         with self.db.read() as conn:
-            for chunk in chunked(ids, CHUNK):
-                marks = ",".join("?" * len(chunk))
+            for marks, chunk in in_chunks(ids):
                 found.update(
                     conn.execute(
                         f"SELECT id, last_modified FROM documents WHERE id IN ({marks})", chunk
@@ -114,8 +111,7 @@ class SqliteSearchIndex(SearchIndex):
 
 def _fetch(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Document]:
     found: dict[str, Document] = {}
-    for chunk in chunked(ids, CHUNK):
-        marks = ",".join("?" * len(chunk))
+    for marks, chunk in in_chunks(ids):
         for image_id, text in conn.execute(
             f"SELECT id, document FROM documents WHERE id IN ({marks})", chunk
         ):

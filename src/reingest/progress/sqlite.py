@@ -8,9 +8,8 @@ from functools import partial
 
 import orjson
 
-from ..batching import chunked
 from ..key_order import Batch, write_in_key_order
-from ..sqlite_db import SqliteDatabase, sqlite_path
+from ..sqlite_db import SqliteDatabase, in_chunks, sqlite_path
 from ..states import CLAIM_RETURNS_TO, State
 from .base import Claim, FailureGroup, Outcome, ProgressRow, ProgressTable
 
@@ -43,8 +42,6 @@ WHEN old.state != new.state BEGIN
 END;
 """
 
-#: SQLite's default limit on host parameters is 32766; stay well below it
-CHUNK = 500
 #: page cache (KiB); key-ordered loads touch few pages at a time, so it stays small
 CACHE_KIB = 16_384
 
@@ -145,8 +142,7 @@ class SqliteProgressTable(ProgressTable):
     def get(self, ids: Sequence[str]) -> list[ProgressRow]:
         found: list[ProgressRow] = []
         with self.db.read() as conn:
-            for chunk in chunked(ids, CHUNK):
-                marks = ",".join("?" * len(chunk))
+            for marks, chunk in in_chunks(ids):
                 found.extend(
                     ProgressRow(row[0], State(row[1]), *row[2:])
                     for row in conn.execute(

@@ -6,8 +6,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
-from ..batching import chunked
-from ..sqlite_db import SqliteDatabase, sqlite_path
+from ..sqlite_db import SqliteDatabase, in_chunks, sqlite_path
 from .base import DeadLetter, Delivery, Priority, StreamLag, Streams
 
 SCHEMA = """
@@ -70,8 +69,7 @@ class SqliteStreams(Streams):
             if not leased:
                 return []
             rows = []
-            for chunk in chunked(sorted(leased), 500):
-                marks = ",".join("?" * len(chunk))
+            for marks, chunk in in_chunks(sorted(leased)):
                 rows += conn.execute(
                     f"SELECT seq, payload FROM stream_payloads WHERE seq IN ({marks})", chunk
                 ).fetchall()
@@ -121,7 +119,6 @@ class SqliteStreams(Streams):
 
 
 def _delete(conn: sqlite3.Connection, seqs: list[int]) -> None:
-    for chunk in chunked(seqs, 500):
-        marks = ",".join("?" * len(chunk))
+    for marks, chunk in in_chunks(seqs):
         conn.execute(f"DELETE FROM stream_messages WHERE seq IN ({marks})", chunk)
         conn.execute(f"DELETE FROM stream_payloads WHERE seq IN ({marks})", chunk)
