@@ -60,9 +60,8 @@ def run(
     next_index_at = 0.0
     summary = RunSummary(counts={})
     while not should_stop():
-        summary.counts = (
-            progress.counts()
-        )  # expired claims count as active: the batches expire them
+        # claims whose lease ran out still count as active here: the next batch expires them
+        summary.counts = progress.counts()
         summary.seconds = time.monotonic() - started
         if on_tick:
             on_tick(summary)
