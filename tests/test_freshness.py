@@ -10,7 +10,7 @@ from reingest.backends import Components
 from reingest.batch_check import check_batch
 from reingest.batch_index import index_batch
 from reingest.dates import now_iso
-from reingest.messages import UpdateMessage, encode, image_payload
+from reingest.messages import UpdateMessage, image_payload
 from reingest.model import Edits, ImageMetadata
 from reingest.originals.base import UploadRecord
 from reingest.projection import Projector
@@ -42,7 +42,7 @@ def test_an_edit_during_reingestion_survives_and_the_image_still_verifies(
     edit = UpdateMessage(
         subject="update-image-user-metadata", id=image_id, edits=edits, lastModified=edited_at
     )
-    components.streams.publish(edit_priority, [encode(edit)])
+    components.streams.publish(edit_priority, [edit.to_json_bytes()])
 
     first = consume_once(components.streams, components.index, "thrall", 30, batch=1)
     assert first.priority == Priority.HIGH if edit_priority == Priority.HIGH else Priority.LOW

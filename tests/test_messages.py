@@ -11,7 +11,6 @@ from reingest.messages import (
     UpdateMessage,
     compressed,
     decode,
-    encode,
     image_payload,
 )
 from reingest.model import Asset, Image, ImageMetadata
@@ -42,7 +41,7 @@ def test_image_payload_is_the_update_message_encoded() -> None:
     message = UpdateMessage(
         subject=REINGEST_IMAGE, lastModified="2024-01-01T00:00:00.000Z", image=an_image().to_json()
     )
-    assert json.loads(payload) == json.loads(encode(message))
+    assert json.loads(payload) == json.loads(message.to_json_bytes())
 
 
 def test_grid_kinesis_payload_is_zero_byte_then_gzip_json() -> None:

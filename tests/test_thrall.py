@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from reingest.backends import Components
-from reingest.messages import REINGEST_IMAGE, UpdateMessage, encode, image_payload
+from reingest.messages import REINGEST_IMAGE, UpdateMessage, image_payload
 from reingest.model import Asset, Image, ImageMetadata
 from reingest.streams.base import Priority
 from reingest.thrall import consume_once, drain
@@ -52,7 +52,7 @@ def test_bad_messages_are_dead_lettered_with_a_reason_and_the_rest_applied(
             json.dumps(
                 {"subject": "reingest-image", "lastModified": "2024-01-01T00:00:00Z"}
             ).encode(),
-            encode(unknown),
+            unknown.to_json_bytes(),
         ],
     )
     assert drain(streams, index, "t", 30, max_cycles=5) == (1, 3)
@@ -69,7 +69,7 @@ def test_delete_image_removes_the_document(components: Components) -> None:
     streams.publish(Priority.HIGH, [image_payload(REINGEST_IMAGE, image("a"))])
     drain(streams, index, "t", 30, 5)
     delete = UpdateMessage(subject="delete-image", id="a", lastModified="2030-01-01T00:00:00Z")
-    streams.publish(Priority.HIGH, [encode(delete)])
+    streams.publish(Priority.HIGH, [delete.to_json_bytes()])
     drain(streams, index, "t", 30, 5)
     assert index.get("a") is None
 

@@ -40,10 +40,6 @@ def image_payload(subject: str, image: Image, last_modified: str | None = None) 
     return envelope[:-1] + b',"image":' + image.to_json_bytes() + b"}"
 
 
-def encode(message: UpdateMessage) -> bytes:
-    return message.to_json_bytes()
-
-
 def compressed(payload: bytes) -> bytes:
     """Grid's Kinesis record framing: 0x00 then gzip(JSON); already-framed payloads pass."""
     if payload[:1] == b"\x00":
