@@ -12,6 +12,7 @@ from reingest.messages import (
     compressed,
     decode,
     image_payload,
+    translate,
 )
 from reingest.model import Asset, Image, ImageMetadata
 
@@ -69,11 +70,16 @@ def test_unknown_fields_survive_a_round_trip() -> None:
         (b"\x00garbage", "not JSON or gzip"),
         (b"[1, 2]", "expected a JSON object"),
         (b'{"lastModified": "2024-01-01T00:00:00Z"}', "subject"),
-        (b'{"subject": "reingest-image"}', "missing field image"),
+        (b'{"subject": "reingest-image"}', "^Was unable to deserialise reingest-image"),
         (b'{"subject": "image", "image": {"id": "x"}}', "invalid UpdateMessage: image"),
-        (b'{"subject": "delete-image"}', "missing field id"),
+        (b'{"subject": "delete-image"}', "^Was unable to deserialise delete-image"),
+        (b'{"subject": "crop-image", "id": "x"}', "^Could not find processor for crop-image"),
+        (
+            b'{"subject": "add-image-lease", "id": "x", "mediaLease": {"mediaId": "x"}}',
+            "invalid UpdateMessage: mediaLease.access: Field required",
+        ),
     ],
 )
 def test_malformed_messages_raise_a_readable_reason(payload: bytes, reason: str) -> None:
     with pytest.raises(MessageDecodeError, match=reason):
-        decode(payload)
+        translate(decode(payload))

@@ -19,6 +19,7 @@ from .config import Settings
 from .dates import now_iso
 from .errors import TransientError
 from .failures import classify
+from .index.documents import FILE_DERIVED, file_digest
 from .messages import REINGEST_IMAGE, image_payload
 from .progress.base import Claim, Outcome, ProgressTable
 from .projection import ImageProjector
@@ -123,9 +124,13 @@ def _project(
     except Exception as error:
         state, reason = classify(error)
         return Outcome(claim.id, state, reason), None
-    version = now_iso()
-    payload = image_payload(REINGEST_IMAGE, image, version)
+    payload = image_payload(REINGEST_IMAGE, image, now_iso())
     if len(payload) > settings.max_size:
         reason = f"projection is {len(payload)} bytes; MAX_SIZE is {settings.max_size}"
         return Outcome(claim.id, State.TooBig, reason), None
-    return Outcome(claim.id, State.Enqueued, None, version), payload
+    # what the checker will look for in the index: this projection's file-derived content
+    digest = file_digest(image.model_dump(mode="json", include=_FILE_DERIVED, exclude_none=True))
+    return Outcome(claim.id, State.Enqueued, None, digest), payload
+
+
+_FILE_DERIVED = set(FILE_DERIVED)

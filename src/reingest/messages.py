@@ -7,6 +7,8 @@ both forms, so ``decode`` does too.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
@@ -14,23 +16,135 @@ from pydantic import ValidationError
 
 from .dates import from_epoch, now_iso
 from .errors import MessageDecodeError
-from .model import Edits, GridModel, Image, JsonObject
+from .index import documents as subjects
+from .index.documents import DocumentUpdate
+from .model import (
+    Collection,
+    Crop,
+    Edits,
+    GridModel,
+    Image,
+    JsonObject,
+    MediaLease,
+    SoftDeletedMetadata,
+    SyndicationRights,
+    Usage,
+)
 
-REINGEST_IMAGE = "reingest-image"
-#: subjects whose payload is a whole image (Grid translates all three to an ImageMessage)
-IMAGE_SUBJECTS = frozenset({"image", REINGEST_IMAGE, "update-image"})
-DELETE_IMAGE = "delete-image"
-USER_METADATA = "update-image-user-metadata"
+REINGEST_IMAGE = subjects.REINGEST_IMAGE
+
+
+class UsageNotice(GridModel):
+    mediaId: str
+    usageJson: list[Usage]
 
 
 class UpdateMessage(GridModel):
+    """Grid's UpdateMessage (common-lib ``ThrallMessageSender.scala``): a subject and the
+    optional fields the subjects need."""
+
     subject: str
     lastModified: str
     #: the image JSON exactly as sent (``decode`` checks it against the Image model), so
     #: thrall indexes it as it came, unknown keys included, without re-serialising
     image: JsonObject | None = None
     id: str | None = None
+    usageNotice: UsageNotice | None = None
     edits: Edits | None = None
+    softDeletedMetadata: SoftDeletedMetadata | None = None
+    collections: list[Collection] | None = None
+    leaseId: str | None = None
+    crops: list[Crop] | None = None
+    mediaLease: MediaLease | None = None
+    leases: list[MediaLease] | None = None
+    syndicationRights: SyndicationRights | None = None
+    bulkIndexRequest: JsonObject | None = None
+    usageId: str | None = None
+
+
+class MissingFields(MessageDecodeError):
+    """Grid's MissingFieldsException: the subject's fields are not all there."""
+
+
+class NoProcessor(MessageDecodeError):
+    """Grid's ProcessorNotFoundException: a subject thrall does not know."""
+
+
+@dataclass(frozen=True)
+class Translation:
+    """What a subject needs from the message, and what its rule receives."""
+
+    required: tuple[str, ...]
+    payload: Callable[[UpdateMessage], Any] = lambda _message: None
+
+
+def _json(value: GridModel | None) -> JsonObject | None:
+    return None if value is None else value.to_json()
+
+
+def _first_usage(message: UpdateMessage) -> JsonObject:
+    assert message.usageNotice is not None
+    if not message.usageNotice.usageJson:
+        raise MissingFields(f"Was unable to deserialise {message.subject} (no usage in usageJson)")
+    return message.usageNotice.usageJson[0].to_json()
+
+
+_IMAGE = Translation(("image",), lambda m: m.image)
+_EDITS = Translation(("id", "edits"), lambda m: _json(m.edits))
+#: Grid's MessageTranslator: subject → the fields it requires and the payload of its rule
+TRANSLATIONS: dict[str, Translation] = {
+    subjects.IMAGE: _IMAGE,
+    subjects.REINGEST_IMAGE: _IMAGE,
+    subjects.UPDATE_IMAGE: _IMAGE,
+    subjects.DELETE_IMAGE: Translation(("id",)),
+    subjects.SOFT_DELETE_IMAGE: Translation(
+        ("id", "softDeletedMetadata"), lambda m: _json(m.softDeletedMetadata)
+    ),
+    subjects.UN_SOFT_DELETE_IMAGE: Translation(("id",)),
+    subjects.DELETE_IMAGE_EXPORTS: Translation(("id",)),
+    subjects.UPDATE_IMAGE_EXPORTS: Translation(
+        ("id", "crops"), lambda m: [crop.to_json() for crop in m.crops or []]
+    ),
+    subjects.UPDATE_IMAGE_USER_METADATA: _EDITS,
+    subjects.UPDATE_IMAGE_USAGES: Translation(
+        ("id", "usageNotice"),
+        lambda m: [usage.to_json() for usage in m.usageNotice.usageJson] if m.usageNotice else [],
+    ),
+    subjects.REPLACE_IMAGE_LEASES: Translation(
+        ("id", "leases"), lambda m: [lease.to_json() for lease in m.leases or []]
+    ),
+    subjects.ADD_IMAGE_LEASE: Translation(("id", "mediaLease"), lambda m: _json(m.mediaLease)),
+    subjects.REMOVE_IMAGE_LEASE: Translation(("id", "leaseId"), lambda m: m.leaseId),
+    subjects.SET_IMAGE_COLLECTIONS: Translation(
+        ("id", "collections"), lambda m: [c.to_json() for c in m.collections or []]
+    ),
+    subjects.DELETE_USAGES: Translation(("id",)),
+    subjects.DELETE_SINGLE_USAGE: Translation(("id", "usageId"), lambda m: m.usageId),
+    subjects.UPDATE_IMAGE_SYNDICATION_METADATA: Translation(
+        ("id",), lambda m: _json(m.syndicationRights)
+    ),
+    subjects.UPDATE_IMAGE_PHOTOSHOOT_METADATA: _EDITS,
+    subjects.UPDATE_USAGE_STATUS: Translation(("id", "usageNotice"), _first_usage),
+}
+assert TRANSLATIONS.keys() == subjects.RULES.keys()
+
+
+def translate(message: UpdateMessage) -> DocumentUpdate:
+    """The index change a message asks for (Grid's MessageTranslator); raises NoProcessor or
+    MissingFields with Grid's texts."""
+    translation = TRANSLATIONS.get(message.subject)
+    if translation is None:
+        raise NoProcessor(f"Could not find processor for {message.subject} message")
+    missing = [name for name in translation.required if getattr(message, name) is None]
+    if missing:
+        raise MissingFields(
+            f"Was unable to deserialise {message.subject} (missing {', '.join(missing)})"
+        )
+    image_id = message.image["id"] if message.image is not None else message.id
+    assert image_id is not None
+    return DocumentUpdate(
+        image_id, message.subject, message.lastModified, translation.payload(message)
+    )
 
 
 def image_payload(subject: str, image: Image, last_modified: str | None = None) -> bytes:
@@ -74,12 +188,6 @@ def decode(payload: bytes) -> UpdateMessage:
     message = _validated(UpdateMessage, data, ())
     if message.image is not None:  # strict, as Grid's thrall parses the whole Image
         _validated(Image, message.image, ("image",))
-    if message.subject in IMAGE_SUBJECTS and message.image is None:
-        raise MessageDecodeError(f"missing field image for subject {message.subject}")
-    if message.subject in (DELETE_IMAGE, USER_METADATA) and not message.id:
-        raise MessageDecodeError(f"missing field id for subject {message.subject}")
-    if message.subject == USER_METADATA and message.edits is None:
-        raise MessageDecodeError(f"missing field edits for subject {message.subject}")
     return message
 
 
