@@ -7,6 +7,8 @@ both forms, so ``decode`` does too.
 from __future__ import annotations
 
 import gzip
+import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -14,7 +16,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import ValidationError
 
-from .dates import from_epoch, now_iso
+from .dates import format_iso, from_epoch, now_iso, parse_iso
 from .errors import MessageDecodeError
 from .index import documents as subjects
 from .index.documents import DocumentUpdate
@@ -162,33 +164,92 @@ def compressed(payload: bytes) -> bytes:
 
 
 def uncompressed(payload: bytes) -> bytes:
-    """The JSON inside a framed record; a payload that is not valid framing is left as it is
-    (decode then says what is wrong with it)."""
+    """The JSON inside a framed record; a payload that is not valid framing (or inflates past
+    ``MAX_MESSAGE_BYTES``) is left as it is (decode then says what is wrong with it)."""
     if payload[:1] != b"\x00":
         return payload
     try:
-        return gzip.decompress(payload[1:])
-    except (OSError, EOFError):
+        return _inflated(payload[1:])
+    except MessageDecodeError:
         return payload
 
 
 def decode(payload: bytes) -> UpdateMessage:
-    """Parse a message in either wire form; raise MessageDecodeError with a readable reason."""
+    """Parse a message in either wire form; raise MessageDecodeError with a readable reason.
+
+    Checked before anything is indexed: the size once inflated, ``lastModified`` (an ISO date
+    or epoch millis from 1970 to 9999, normalised to Grid's ``…T…:…:….SSSZ``), the image ids (40
+    lower-case hex digits) and every field against Grid's models."""
     try:
-        raw = gzip.decompress(payload[1:]) if payload[:1] == b"\x00" else payload
+        raw = _inflated(payload[1:]) if payload[:1] == b"\x00" else payload
         data: Any = orjson.loads(raw)  # thrall's hot path: several times faster than json
-    except (OSError, EOFError, ValueError) as error:
+    except ValueError as error:
         raise MessageDecodeError(f"not JSON or gzip(JSON): {error}") from error
     if not isinstance(data, dict):
         raise MessageDecodeError(f"expected a JSON object, got {type(data).__name__}")
-    if isinstance(data.get("lastModified"), int):
-        data["lastModified"] = from_epoch(data["lastModified"] / 1000)
-    if "lastModified" not in data:
-        data["lastModified"] = now_iso()
+    data["lastModified"] = _last_modified(data.get("lastModified"), "lastModified")
     message = _validated(UpdateMessage, data, ())
     if message.image is not None:  # strict, as Grid's thrall parses the whole Image
         _validated(Image, message.image, ("image",))
+        _check_id(message.image["id"], "image.id")
+    if message.id is not None:
+        _check_id(message.id, "id")
+    if message.edits is not None and message.edits.lastModified is not None:
+        message.edits.lastModified = _last_modified(
+            message.edits.lastModified, "edits.lastModified"
+        )
     return message
+
+
+#: the most a message may inflate to: a gzip bomb costs this much memory, not gigabytes
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+#: epoch millis of 9999-12-31T23:59:59.999Z, the last instant an ISO date can say
+_LAST_EPOCH_MILLIS = 253_402_300_799_999
+_IMAGE_ID = re.compile(r"[0-9a-f]{40}")
+
+
+def _inflated(framed: bytes) -> bytes:
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # one gzip member, as Grid writes
+    try:
+        data = inflater.decompress(framed, MAX_MESSAGE_BYTES)
+    except zlib.error as error:
+        raise MessageDecodeError(f"not JSON or gzip(JSON): {error}") from error
+    if inflater.unconsumed_tail:
+        raise MessageDecodeError(f"gzip record inflates past {MAX_MESSAGE_BYTES} bytes")
+    if not inflater.eof:
+        raise MessageDecodeError("not JSON or gzip(JSON): truncated gzip record")
+    return data
+
+
+def _last_modified(value: Any, field: str) -> str:
+    """Grid's date reader: an ISO date, or epoch millis; absent means now (as Grid logs and
+    does). Anything else, out of range, or without a time zone Python can hold, is refused."""
+    if value is None:
+        return now_iso()
+    try:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value <= _LAST_EPOCH_MILLIS:
+                raise ValueError("epoch millis out of range")
+            return from_epoch(value / 1000)
+        if isinstance(value, str):
+            return format_iso(parse_iso(value))
+    except (ValueError, OverflowError) as error:
+        shown = repr(value)[:60]
+        raise MessageDecodeError(
+            f"invalid UpdateMessage: {field}: not a date ({error}): {shown}"
+        ) from error
+    raise MessageDecodeError(
+        f"invalid UpdateMessage: {field}: expected an ISO date or epoch millis, "
+        f"got {type(value).__name__}"
+    )
+
+
+def _check_id(image_id: str, field: str) -> None:
+    if not _IMAGE_ID.fullmatch(image_id):
+        raise MessageDecodeError(
+            f"invalid UpdateMessage: {field}: not a Grid image id (40 lower-case hex digits): "
+            f"{image_id[:60]!r}"
+        )
 
 
 Model = TypeVar("Model", bound=GridModel)

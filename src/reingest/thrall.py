@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import MessageDecodeError
+from .errors import DocumentRejected, MessageDecodeError
 from .failures import normalise_reason
 from .index.base import SearchIndex
 from .index.documents import DocumentUpdate
@@ -90,6 +90,10 @@ def _apply(
         except MessageDecodeError as error:
             streams.dead_letter(delivery, normalise_reason(str(error)))
             dead += 1
+        except Exception as error:  # a message must never stop thrall: it costs itself only
+            reason = f"cannot decode: {type(error).__name__}: {error}"
+            streams.dead_letter(delivery, normalise_reason(reason))
+            dead += 1
     done: list[Delivery] = []
     if updates:
         done, failed, deleted = _apply_updates(index, updates)
@@ -113,22 +117,26 @@ def _apply_updates(
     try:
         removed = index.apply([update for _delivery, update in updates])
         return [delivery for delivery, _update in updates], [], removed
+    except DocumentRejected:
+        pass  # one of them: found below
     except Exception:
         if len(updates) == 1:
             raise
     applied: list[Delivery] = []
     failed: list[tuple[Delivery, str]] = []
     deleted: set[str] = set()
-    last_error: Exception | None = None
+    index_error: Exception | None = None
     for delivery, update in updates:
         try:
             deleted |= index.apply([update])
             applied.append(delivery)
+        except DocumentRejected as error:
+            failed.append((delivery, normalise_reason(f"index rejected the update: {error}")))
         except Exception as error:
-            last_error = error
+            index_error = error
             reason = f"index rejected the document: {type(error).__name__}: {error}"
             failed.append((delivery, normalise_reason(reason)))
-    if not applied and last_error is not None:
-        raise last_error
+    if not applied and index_error is not None:
+        raise index_error
     # an image message later in the batch may have put a deleted image back
     return applied, failed, deleted - index.get_many(sorted(deleted)).keys()

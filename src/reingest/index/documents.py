@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from ..dates import parse_iso
+from ..errors import DocumentRejected
 
 Document = dict[str, Any]
 
@@ -298,7 +299,13 @@ def apply_in_order(
     deleted: set[str] = set()
     for update in updates:
         existing = documents.get(update.image_id)
-        document = apply_update(existing, update)
+        try:
+            document = apply_update(existing, update)
+        except (TypeError, ValueError, KeyError, AttributeError) as error:
+            raise DocumentRejected(
+                f"{update.subject} cannot apply to the document of {update.image_id}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
         documents[update.image_id] = document
         if document is None and existing is not None:
             deleted.add(update.image_id)
@@ -340,6 +347,11 @@ def _without(document: Document, field: str) -> Document:
     return {k: v for k, v in document.items() if k != field}
 
 
-def _after(candidate: str, stored: str | None) -> bool:
-    """Is ``candidate`` strictly after ``stored`` (anything is after nothing)?"""
-    return stored is None or parse_iso(candidate) > parse_iso(stored)
+def _after(candidate: str, stored: Any) -> bool:
+    """Is ``candidate`` strictly after ``stored``? Anything is after nothing, and after a
+    stored value that is not a date (written by an older version), which it then replaces."""
+    try:
+        stored_at = parse_iso(stored)
+    except (TypeError, ValueError, AttributeError):
+        return True
+    return parse_iso(candidate) > stored_at

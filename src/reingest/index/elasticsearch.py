@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlparse
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from ..batching import chunked
-from ..errors import ConfigurationError, DownstreamError, TransientError
+from ..errors import ConfigurationError, DocumentRejected, DownstreamError, TransientError
 from .base import SearchIndex
 from .documents import FILE_DERIVED, Document, DocumentUpdate, apply_in_order, file_digest
 
@@ -295,6 +295,7 @@ class ElasticsearchIndex(SearchIndex):
         response = self.client.bulk(operations=operations, refresh="wait_for")
         conflicts: set[str] = set()
         errors: list[str] = []
+        refused_documents = True
         for item in response["items"]:
             [(_action, result)] = item.items()
             if result.get("status") == 409:
@@ -303,10 +304,11 @@ class ElasticsearchIndex(SearchIndex):
                 error = result["error"]
                 reason = error.get("reason", error) if isinstance(error, dict) else error
                 errors.append(f"{result['_id']}: {reason}")
+                # 400: this document (mapping, parsing); anything else: the cluster's state
+                refused_documents = refused_documents and result.get("status") == 400
         if errors:
-            raise DownstreamError(
-                f"Elasticsearch refused {len(errors)} documents; first: {errors[0]}"
-            )
+            error_type = DocumentRejected if refused_documents else DownstreamError
+            raise error_type(f"Elasticsearch refused {len(errors)} documents; first: {errors[0]}")
         return conflicts, deleted - conflicts
 
     def _fetch(self, ids: Sequence[str]) -> dict[str, tuple[Document, int, int]]:
