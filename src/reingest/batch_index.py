@@ -46,6 +46,8 @@ class IndexReport:
 def back_pressure(streams: Streams, settings: Settings) -> str | None:
     """Why the indexer should wait, or None when the low-priority stream keeps up."""
     lag = streams.lag(Priority.LOW)
+    if lag.unknown:
+        return f"low-priority stream lag unknown: {lag.unknown}"
     age_ms = lag.oldest_age_seconds * 1000
     if age_ms > settings.latency_threshold_ms:
         return (
