@@ -250,7 +250,33 @@ def test_media_api_serves_indexed_documents_and_searches(
     assert [e["data"]["id"] for e in found["data"]] == [image_id]
     bad = client.get("/images", params={"x') OR 1=1 --": "y"}, headers=HEADERS)
     assert bad.status_code == 400 and bad.json()["errorKey"] == "invalid-filter"
-    assert client.get("/images", params={"length": 1000}, headers=HEADERS).status_code == 422
+    assert client.get("/images", params={"length": 1000}, headers=HEADERS).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "offset=9223372036854775808",
+        "offset=-1",
+        "length=100000",
+        "q=" + "+".join(["word"] * 3000),
+        "&".join(f"f{i}=x" for i in range(2000)),
+    ],
+)
+def test_search_bounds_its_parameters_with_grids_error_shape(
+    client: TestClient, query: str
+) -> None:
+    response = client.get(f"/images?{query}", headers=HEADERS)
+    assert response.status_code == 400
+    assert set(response.json()) == {"errorKey", "errorMessage"}
+
+
+def test_a_reset_reason_that_is_not_unicode_is_a_400(client: TestClient) -> None:
+    body = b'{"states": ["KnownError"], "reason": "\\ud800"}'
+    response = client.post(
+        "/admin/reset", content=body, headers={**HEADERS, "content-type": "application/json"}
+    )
+    assert response.status_code == 400 and "surrogate" in response.json()["errorMessage"]
 
 
 def test_metrics_are_prometheus_text(client: TestClient, library: Library) -> None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from ...backends import Components
 from ...ids import UploadReport, upload_ids
@@ -47,6 +47,17 @@ class ResetRequest(BaseModel):
     states: list[str | int]
     #: only ids whose failure reason is exactly this
     reason: str | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _valid_unicode(cls, reason: str | None) -> str | None:
+        """JSON can carry lone surrogates; no stored reason holds one, and the database
+        cannot even be asked."""
+        try:
+            (reason or "").encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("not valid Unicode (a lone surrogate)") from None
+        return reason
 
 
 def reset_states(components: Components, states: list[str | int], reason: str | None) -> int:
