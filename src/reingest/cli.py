@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import signal
 import sys
@@ -9,12 +11,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from .backends import Components
 from .batch_check import check_batch
@@ -64,8 +67,20 @@ def components() -> Iterator[Components]:
 
 
 def fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    """Print ``error: message`` (the message as plain text: ``reingest[redis]`` is not markup)
+    and give the exit to raise."""
+    err.print(Text.assemble(("error:", "red"), " ", message), highlight=False)
     return typer.Exit(1)
+
+
+def open_text_input(file: str) -> TextIO:
+    """A file, or stdin for ``-``, read as UTF-8 whatever the locale (a byte order mark
+    skipped, undecodable bytes replaced so they are reported, not fatal)."""
+    if file != "-":
+        return open(file, encoding="utf-8-sig", errors="replace")
+    if sys.stdin is None or sys.stdin.closed:
+        raise OSError(errno.EBADF, "standard input is closed: pipe the ids in, or name a file")
+    return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="replace")
 
 
 def dump(data: Any) -> None:
@@ -231,7 +246,7 @@ def ids_upload(
 ) -> None:
     """Add ids at state 0 (NotStarted); malformed lines are reported, repeats ignored."""
     try:
-        handle = sys.stdin if file == "-" else open(file, encoding="utf-8-sig", errors="replace")  # noqa: SIM115
+        handle = open_text_input(file)
     except OSError as error:
         raise fail(f"{file}: {error.strerror or error}") from None
     with handle, components() as opened, live_progress() as bar:
