@@ -34,6 +34,8 @@ class StreamLag:
 
     depth: int
     oldest_age_seconds: float
+    #: why the lag could not be measured (the indexer then waits, as for a lagging stream)
+    unknown: str | None = None
 
 
 @dataclass(frozen=True)

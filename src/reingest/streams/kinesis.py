@@ -62,6 +62,9 @@ LAG_SCAN = 10_000
 RECEIVE_SCAN = 10_000
 #: GetRecords calls per shard by one receive() or lag() call (empty pages happen mid-stream)
 MAX_PAGES = 50
+#: the original's CloudWatch check: one period of 5 minutes, ending now
+ITERATOR_AGE_PERIOD = 300
+NO_ITERATOR_AGE = "no iterator-age datapoints from CloudWatch in the last 5 minutes"
 DEAD_PAYLOAD_MAX = 350_000
 TRUNCATED = "(payload truncated from"
 DEAD = "dead"
@@ -107,7 +110,8 @@ class KinesisStreams(Streams):
         self.state_table = option("state_table", f"{base}-reingest-state")
         #: "acks": lag from this backend's own acks (its consumers are reingest's thrall);
         #: "cloudwatch": the original's check, for streams a real Grid thrall consumes (it never
-        #: acks here): the streams' max GetRecords.IteratorAgeMilliseconds over 5 minutes
+        #: acks here): the streams' max GetRecords.IteratorAgeMilliseconds over 5 minutes,
+        #: none meaning "not fast"
         self.lag_source = option("lag", "acks")
         if self.lag_source not in ("acks", "cloudwatch"):
             raise ConfigurationError(f"lag must be acks or cloudwatch, got {self.lag_source!r}")
@@ -312,20 +316,25 @@ class KinesisStreams(Streams):
         return StreamLag(depth, max(0.0, time.time() - oldest) if oldest is not None else 0.0)
 
     def _iterator_age(self, priority: Priority) -> StreamLag:
-        """The original Lambda's "Kinesis is nice and fast" figure. CloudWatch gives no depth,
-        so depth is 1 while consumers lag at all (enough for the checker's "wait" test)."""
+        """The original Lambda's "Kinesis is nice and fast" check: the Maximum of
+        GetRecords.IteratorAgeMilliseconds over one 300-second period ending now. Like the
+        original, no datapoint is not fast (lag unknown). CloudWatch gives no depth, so depth
+        is 1 while consumers lag at all (enough for the checker's "wait" test)."""
         assert self.cloudwatch is not None
         now = datetime.now(UTC)
         answer = self.cloudwatch.get_metric_statistics(
             Namespace="AWS/Kinesis",
             MetricName="GetRecords.IteratorAgeMilliseconds",
             Dimensions=[{"Name": "StreamName", "Value": self.names[priority]}],
-            StartTime=now - timedelta(minutes=5),
-            EndTime=now + timedelta(minutes=1),  # the current, still open period included
-            Period=60,
+            StartTime=now - timedelta(seconds=ITERATOR_AGE_PERIOD),
+            EndTime=now,
+            Period=ITERATOR_AGE_PERIOD,
             Statistics=["Maximum"],
         )
-        age_ms = max((point["Maximum"] for point in answer.get("Datapoints", [])), default=0.0)
+        points = answer.get("Datapoints", [])
+        if not points:
+            return StreamLag(0, 0.0, unknown=NO_ITERATOR_AGE)
+        age_ms = max(point["Maximum"] for point in points)
         return StreamLag(1 if age_ms > 0 else 0, age_ms / 1000)
 
     # -- helpers -------------------------------------------------------------------------------
