@@ -33,6 +33,7 @@ GUARDED = [
     ("GET", "/admin/stats"),
     ("POST", "/admin/reset"),
     ("POST", "/admin/ids"),
+    ("POST", "/admin/publish"),
     ("POST", "/admin/scheduler/start"),
 ]
 
@@ -320,3 +321,21 @@ def test_admin_ids_stats_reset_and_scheduler(
     assert bad.status_code == 400 and bad.json()["errorKey"] == "invalid-state"
     stopped = client.post("/admin/scheduler/stop", headers=HEADERS).json()
     assert stopped["running"] is False
+
+
+def test_admin_publish_posts_messages_on_the_chosen_stream(
+    client: TestClient, components: Components
+) -> None:
+    body = b'{"subject": "delete-image", "id": "%s"}\n\n[]\n' % ID.encode()
+    report = client.post("/admin/publish", content=body, headers=HEADERS).json()
+    assert report == {
+        "published": 1,
+        "malformed": 1,
+        "malformedExamples": [{"line": 3, "problem": "not a JSON object but list"}],
+    }
+    low = client.post("/admin/publish?priority=low", content=body[:-3], headers=HEADERS)
+    assert low.json()["published"] == 1
+    assert components.streams.lag(Priority.HIGH).depth == 1
+    assert components.streams.lag(Priority.LOW).depth == 1
+    unknown = client.post("/admin/publish?priority=urgent", content=body, headers=HEADERS)
+    assert unknown.status_code == 422
