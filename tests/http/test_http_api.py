@@ -338,4 +338,4 @@ def test_admin_publish_posts_messages_on_the_chosen_stream(
     assert components.streams.lag(Priority.HIGH).depth == 1
     assert components.streams.lag(Priority.LOW).depth == 1
     unknown = client.post("/admin/publish?priority=urgent", content=body, headers=HEADERS)
-    assert unknown.status_code == 422
+    assert unknown.status_code == 400
