@@ -133,7 +133,7 @@ def _map_fields(fields: tuple[str, ...], fix: Callable[[str], str | None]) -> Me
     return cleaner
 
 
-def _java_split(value: str, separator: re.Pattern[str]) -> list[str]:
+def java_split(value: str, separator: re.Pattern[str]) -> list[str]:
     """Java's String.split: trailing empty parts dropped, but "" splits to [""]."""
     parts = separator.split(value)
     while len(parts) > 1 and not parts[-1]:
@@ -152,7 +152,7 @@ def _strip_copyright(value: str) -> str:
 
 
 def _drop_redundant_tokens(value: str) -> str:
-    parts = _java_split(value, _TOKEN_SEPARATOR)
+    parts = java_split(value, _TOKEN_SEPARATOR)
     return "/".join(part for part in parts if part.strip() not in _REDUNDANT)
 
 
@@ -165,7 +165,7 @@ def redundant_token_remover(metadata: ImageMetadata) -> ImageMetadata:
     if credit is not None:
         kept: str | None = _drop_redundant_tokens(credit)
         if not kept:
-            parts = _java_split(credit, _TOKEN_SEPARATOR)
+            parts = java_split(credit, _TOKEN_SEPARATOR)
             kept = parts[-1] if parts else None
         credit = kept.strip() if kept is not None else None
     return _update(metadata, byline=byline, credit=credit)
@@ -259,7 +259,7 @@ def drop_redundant_title(metadata: ImageMetadata) -> ImageMetadata:
     return metadata
 
 
-def _xmp_head_string(file_metadata: FileMetadata, name: str) -> str | None:
+def xmp_head_string(file_metadata: FileMetadata, name: str) -> str | None:
     """Grid's readXmpHeadStringProp: a string value, or an array's first string."""
     value = file_metadata.xmp.get(name)
     if isinstance(value, list):
@@ -279,7 +279,7 @@ def insert_guardian_image_type(
     metadata: ImageMetadata, file_metadata: FileMetadata
 ) -> ImageMetadata:
     """With a digital source type in the XMP, imageType becomes its image type (or unset)."""
-    source_type = _xmp_head_string(file_metadata, DIGITAL_SOURCE_TYPE)
+    source_type = xmp_head_string(file_metadata, DIGITAL_SOURCE_TYPE)
     if source_type is None:
         return metadata
     return _update(metadata, imageType=image_type(source_type))
