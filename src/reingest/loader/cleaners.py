@@ -1,7 +1,7 @@
 """Grid's GuardianMetadataCleaners (grid-model.md §2.1 step 12) as a chain of small functions.
 
-Off by default (the converter's output is what expected.json records); ``REINGEST_CLEANERS=
-guardian`` turns the chain on. Each cleaner returns a new ImageMetadata and leaves unset
+``processors.guardian_cleaners`` runs the chain as one image processor (``REINGEST_PROCESSORS``
+names it ``guardian-cleaners``). Each cleaner returns a new ImageMetadata and leaves unset
 fields unset. A cleaner receives the file's metadata too; only InsertGuardianImageType (a
 processor in Grid, run after the cleaners) reads it.
 
@@ -15,7 +15,6 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from reingest.errors import ConfigurationError
 from reingest.model import FileMetadata, ImageMetadata
 
 Cleaner = Callable[[ImageMetadata, FileMetadata], ImageMetadata]
@@ -292,9 +291,7 @@ def _ignoring_file(cleaner: MetadataCleaner) -> Cleaner:
     return run
 
 
-#: Grid's order (MetadataCleaners, then the InsertGuardianImageType processor). Grid also
-#: runs AttributeCreditFromByline after ExtractGuardianCreditFromByline, driven by its
-#: photographers configuration, which this project does not have.
+#: Grid's order (MetadataCleaners, ending with the InsertGuardianImageType processor)
 GUARDIAN: tuple[Cleaner, ...] = (
     *map(
         _ignoring_file,
@@ -316,17 +313,6 @@ GUARDIAN: tuple[Cleaner, ...] = (
     ),
     insert_guardian_image_type,  # InsertGuardianImageType
 )
-CHAINS: dict[str, tuple[Cleaner, ...]] = {"none": (), "guardian": GUARDIAN}
-
-
-def chain(name: str) -> tuple[Cleaner, ...]:
-    """The cleaner chain a setting names; raises ConfigurationError for an unknown one."""
-    try:
-        return CHAINS[name]
-    except KeyError:
-        raise ConfigurationError(
-            f"unknown cleaners {name!r}: expected one of {', '.join(CHAINS)}"
-        ) from None
 
 
 def clean(
