@@ -149,9 +149,7 @@ def test_project_file_runs_grid_default_processors(invoke, fixtures_dir: Path) -
     assert "state" not in old_getty["metadata"]  # "-" is rubbish
 
 
-def test_project_file_without_processors_is_the_converter_output(
-    invoke, fixtures_dir: Path
-) -> None:  # type: ignore[no-untyped-def]
+def test_processors_none_gives_the_converter_output(invoke, fixtures_dir: Path) -> None:  # type: ignore[no-untyped-def]
     recorded = json.loads((fixtures_dir / "expected.json").read_text())["files"]["cech.jpg"]
     image = project_file(invoke, fixtures_dir / "cech.jpg", "--processors", "none")
     assert image["usageRights"] == image["originalUsageRights"] == {}

@@ -25,7 +25,7 @@ GETTY = FileMetadata(getty={"Asset ID": "123"})
 ANY = object()
 
 
-def image_from(file_metadata: FileMetadata | None = None, **metadata: str) -> Image:
+def image_from(file_metadata: FileMetadata | None = None, /, **metadata: str) -> Image:
     """Grid's MetadataHelper.createImageFromMetadata: no usage rights, metadata as given."""
     fields = ImageMetadata.model_validate(metadata)
     return Image(

@@ -37,7 +37,7 @@ _JAVA_BLANK = "".join(map(chr, range(0x21)))
 _FIXTURE_ID = "Fixture Identifier"
 
 
-def _updated(image: Image, rights: UsageRights | None = None, **metadata: str | None) -> Image:
+def _updated(image: Image, rights: UsageRights | None = None, /, **metadata: str | None) -> Image:
     """A copy with new usage rights (unless None) and metadata fields."""
     changes: dict[str, object] = {"metadata": image.metadata.model_copy(update=metadata)}
     if rights is not None:
