@@ -26,7 +26,7 @@ from PIL import Image, IptcImagePlugin
 from reingest.errors import LoaderError
 from reingest.loader import image_metadata, read_file
 
-FIXTURES = Path(__file__).resolve().parents[1] / "../shared/fixtures/grid-images"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "grid-images"
 XMP_PACKET = (
     '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
     'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'

@@ -12,7 +12,7 @@ from reingest.backends import Components
 from reingest.config import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = (PROJECT_ROOT / ".." / "shared" / "fixtures" / "grid-images").resolve()
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "grid-images"
 
 
 #: the original Lambdas' environment names, which Settings also reads
@@ -60,6 +60,5 @@ def components(settings: Settings) -> Iterator[Components]:
 
 @pytest.fixture
 def fixtures_dir() -> Path:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"Grid fixture images not found at {FIXTURES}")
+    """Grid's own loader test images, kept in the repository (tests/fixtures/grid-images)."""
     return FIXTURES

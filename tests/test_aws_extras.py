@@ -3,21 +3,28 @@ modes the original tool got wrong (BatchWriteItem's UnprocessedItems)."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import io
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+from PIL import Image
 
-from reingest.backends import open_backend
+from reingest.backends import Components, open_backend
+from reingest.batch_index import index_batch
 from reingest.errors import ConfigurationError
 from reingest.originals.base import OriginalsStore, UploadRecord, storage_key
 from reingest.originals.s3 import decode_metadata, encode_metadata
 from reingest.progress.base import ProgressTable
 from reingest.progress.dynamodb import DynamoProgressTable
+from reingest.projection import Projector
 from reingest.states import State
 from reingest.streams.base import Priority, StreamLag, Streams
+from reingest.streams.kinesis import NO_ITERATOR_AGE
 
 pytest_plugins = ["aws"]
 
@@ -205,24 +212,61 @@ def test_kinesis_records_are_framed_as_grid_writes_them_and_both_forms_are_read(
     assert [d.payload for d in again.receive(Priority.LOW, "other", 10, 60)] == [b"next"]
 
 
-def test_kinesis_lag_from_cloudwatch_is_the_originals_iterator_age_check(aws_env: str) -> None:
-    """Beside a real Grid thrall (which never acks in our table), lag comes from CloudWatch."""
-    base = unique_name("streams")
-    streams = open_backend("streams", f"kinesis://{base}?lag=cloudwatch", Streams)
-    assert streams.lag(Priority.LOW) == StreamLag(0, 0.0)
+def put_iterator_age(stream: str, *values_ms: float, seconds_ago: float = 10) -> None:
+    """Datapoints a little in the past (moto drops the query's EndTime to whole seconds)."""
     boto3.client("cloudwatch").put_metric_data(
         Namespace="AWS/Kinesis",
         MetricData=[
             {
                 "MetricName": "GetRecords.IteratorAgeMilliseconds",
-                "Dimensions": [{"Name": "StreamName", "Value": f"{base}-low"}],
+                "Dimensions": [{"Name": "StreamName", "Value": stream}],
+                "Timestamp": datetime.now(UTC) - timedelta(seconds=seconds_ago),
                 "Value": value,
                 "Unit": "Milliseconds",
             }
-            for value in (1_500.0, 90_000.0)
+            for value in values_ms
         ],
     )
+
+
+def test_kinesis_lag_from_cloudwatch_is_the_originals_iterator_age_check(aws_env: str) -> None:
+    """Beside a real Grid thrall (which never acks in our table), lag comes from CloudWatch:
+    the Maximum over the last 5 minutes, and no datapoint at all means the lag is unknown."""
+    base = unique_name("streams")
+    streams = open_backend("streams", f"kinesis://{base}?lag=cloudwatch", Streams)
+    unknown = StreamLag(0, 0.0, unknown=NO_ITERATOR_AGE)
+    assert streams.lag(Priority.LOW) == unknown
+    put_iterator_age(f"{base}-low", 120_000.0, seconds_ago=360)  # before the period
+    assert streams.lag(Priority.LOW) == unknown
+    put_iterator_age(f"{base}-low", 1_500.0, 90_000.0, seconds_ago=60)
+    put_iterator_age(f"{base}-low", 0.0)
     assert streams.lag(Priority.LOW) == StreamLag(1, 90.0)
-    assert streams.lag(Priority.HIGH) == StreamLag(0, 0.0)
+    assert streams.lag(Priority.HIGH) == unknown
     with pytest.raises(ConfigurationError, match="lag must be acks or cloudwatch"):
         open_backend("streams", f"kinesis://{base}?lag=guess", Streams)
+
+
+def test_the_indexer_runs_only_when_cloudwatch_says_kinesis_is_nice_and_fast(
+    aws_env: str, components: Components
+) -> None:
+    base = unique_name("streams")
+    streams = open_backend("streams", f"kinesis://{base}?lag=cloudwatch", Streams)
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "JPEG")
+    image_id, _ = components.originals.put(out.getvalue(), UploadRecord(filename="a.jpg"))
+    components.progress.add([image_id])
+    projector = Projector(components.originals, components.services)
+    settings = dataclasses.replace(components.settings, latency_threshold_ms=60_000)
+
+    def run() -> str | None:
+        return index_batch(components.progress, projector, streams, settings, "w").skipped
+
+    assert run() == f"low-priority stream lag unknown: {NO_ITERATOR_AGE}"
+    put_iterator_age(f"{base}-low", 61_000.0, seconds_ago=120)
+    assert "oldest message 61.0s old (threshold 60.0s)" in (run() or "")
+    assert components.progress.counts() == {State.NotStarted: 1}
+    other = unique_name("streams")  # a stream whose consumers keep up
+    streams = open_backend("streams", f"kinesis://{other}?lag=cloudwatch", Streams)
+    put_iterator_age(f"{other}-low", 0.0, 59_000.0)
+    assert run() is None
+    assert components.progress.counts() == {State.Enqueued: 1}

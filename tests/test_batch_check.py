@@ -4,7 +4,7 @@ import pytest
 
 from reingest.backends import Components
 from reingest.batch_check import check_batch
-from reingest.index.documents import DocumentUpdate
+from reingest.index.documents import DocumentUpdate, file_digest
 from reingest.progress.base import Outcome
 from reingest.states import State
 from reingest.streams.base import Priority
@@ -13,25 +13,47 @@ IDS = [f"{i:040x}" for i in range(4)]
 V1 = "2024-01-01T00:00:00.000Z"
 
 
-def enqueue(components: Components, version: str = V1) -> None:
+def projection(image_id: str, title: str = "from the file") -> dict[str, object]:
+    return {"id": image_id, "originalMetadata": {"title": title}, "source": {"file": "x"}}
+
+
+#: what batch-index records: the digest of the projection's file-derived content
+ENQUEUED = file_digest(projection(""))
+
+
+def enqueue(components: Components, version: str = ENQUEUED) -> None:
     progress = components.progress
     progress.add(IDS)
     claims = progress.claim(State.NotStarted, State.InProgress, "i", 10, 60)
     progress.settle("i", [Outcome(c.id, State.Enqueued, None, version) for c in claims])
 
 
-def test_fresh_documents_verify_and_missing_ones_are_inconsistent(components: Components) -> None:
+def test_landed_projections_verify_and_others_are_inconsistent(components: Components) -> None:
     enqueue(components)
-    components.index.apply([DocumentUpdate.image({"id": IDS[0]}, V1)])
-    components.index.apply([DocumentUpdate.image({"id": IDS[1]}, "2023-01-01T00:00:00.000Z")])
+    components.index.apply([DocumentUpdate.image(projection(IDS[0]), V1)])
+    components.index.apply([DocumentUpdate.image(projection(IDS[1], "other code"), V1)])
+    # edits do not touch the file-derived fields: still the projection that was enqueued
+    edits = {"metadata": {"title": "edited"}, "lastModified": "2030-01-01T00:00:00.000Z"}
+    components.index.apply([DocumentUpdate.user_metadata(IDS[0], edits, V1)])
     report = check_batch(
         components.progress, components.index, components.streams, components.settings, "c"
     )
     rows = {r.id: r for r in components.progress.get(IDS)}
     assert rows[IDS[0]].state == State.Verified
     assert rows[IDS[1]].state == State.Inconsistent
-    assert rows[IDS[1]].reason == "index holds an older document than the projection enqueued"
+    assert rows[IDS[1]].reason == (
+        "index holds other file-derived content than the projection enqueued"
+    )
     assert rows[IDS[2]].state == State.Inconsistent and rows[IDS[2]].reason == "not in the index"
+    assert report.outcomes == {State.Verified: 1, State.Inconsistent: 3}
+
+
+def test_rows_enqueued_by_an_older_version_need_only_a_document(components: Components) -> None:
+    enqueue(components, version=V1)  # older versions recorded the message time
+    components.index.apply([DocumentUpdate.image(projection(IDS[0], "anything"), V1)])
+    report = check_batch(
+        components.progress, components.index, components.streams, components.settings, "c"
+    )
     assert report.outcomes == {State.Verified: 1, State.Inconsistent: 3}
 
 
@@ -53,7 +75,7 @@ def test_documents_written_between_the_index_read_and_the_stream_read_still_veri
     real_pending = streams.pending
 
     def thrall_finishes_first() -> int:
-        index.apply([DocumentUpdate.image({"id": image_id}, V1) for image_id in IDS])
+        index.apply([DocumentUpdate.image(projection(image_id), V1) for image_id in IDS])
         return real_pending()
 
     monkeypatch.setattr(streams, "pending", thrall_finishes_first)

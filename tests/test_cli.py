@@ -229,3 +229,28 @@ def test_run_keeps_a_prometheus_textfile(invoke, fixtures_dir: Path, tmp_path: P
     assert 'reingest_images{state="Verified"} 1.0' in metrics
     assert "reingest_run_images_per_second" in metrics
     assert "reingest_run_skipped_batches 0.0" in metrics
+
+
+def test_error_messages_are_plain_text_not_markup() -> None:
+    from reingest.cli import err, fail
+
+    with err.capture() as captured:
+        fail("install it: pip install 'reingest[redis]'")
+    assert captured.get() == "error: install it: pip install 'reingest[redis]'\n"
+
+
+def test_one_huge_line_costs_a_block_of_memory_not_its_size(tmp_path: Path) -> None:
+    import io
+    import tracemalloc
+
+    from reingest.ids import BLOCK_CHARS, UploadReport, _valid_ids
+
+    huge = io.StringIO("a" * 40 + "\n" + "x" * (40 * BLOCK_CHARS) + "\n" + "b" * 40 + "\n")
+    report = UploadReport()
+    tracemalloc.start()
+    ids = list(_valid_ids(huge, report, None))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert ids == ["a" * 40, "b" * 40]
+    assert (report.lines, report.malformed) == (3, 1)
+    assert peak < 8 * BLOCK_CHARS  # the line is 40 blocks long

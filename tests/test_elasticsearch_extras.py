@@ -16,7 +16,7 @@ import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 
 from contracts import test_index_contract as contract
-from reingest.index.documents import DocumentUpdate
+from reingest.index.documents import DocumentUpdate, file_digest
 from reingest.index.elasticsearch import MAPPINGS, ElasticsearchIndex
 
 
@@ -103,14 +103,16 @@ class FakeElasticsearch:
 
     def bulk(self, lines: list[Any]) -> dict[str, Any]:
         items = []
-        for action_line, source in zip(lines[::2], lines[1::2], strict=True):
-            [(action, meta)] = action_line.items()
+        lines = list(lines)
+        while lines:
+            [(action, meta)] = lines.pop(0).items()
+            source = {} if action == "delete" else lines.pop(0)
             docs = self.indices[meta["_index"]]
             image_id = meta["_id"]
             result: dict[str, Any] = {"_id": image_id, "status": 200}
             unknown = set(source) - set(MAPPINGS["properties"])
             conflict = (action == "create" and image_id in docs) or (
-                action == "index"
+                action in ("index", "delete")
                 and (
                     image_id in self.conflict_once
                     or image_id not in docs
@@ -134,6 +136,8 @@ class FakeElasticsearch:
                     "status": 409,
                     "error": {"type": "version_conflict_engine_exception"},
                 }
+            elif action == "delete":
+                del docs[image_id]
             else:
                 self.seq_no += 1
                 docs[image_id] = (source, self.seq_no)
@@ -211,7 +215,20 @@ def test_a_version_conflict_is_read_again_and_retried(
     es_index.apply([DocumentUpdate.image(newer, "2024-02-01T00:00:00.000Z")])
     document = es_index.get("a")
     assert document is not None and document["metadata"] == {"title": "newer"}
-    assert es_index.versions(["a", "b"]) == {"a": "2024-02-01T00:00:00.000Z"}
+    assert es_index.file_digests(["a", "b"]) == {"a": file_digest(newer)}
+
+
+def test_deletes_are_conditional_too(fake: FakeElasticsearch, es_index: ElasticsearchIndex) -> None:
+    es_index.apply([DocumentUpdate.image(contract.image("a"), "2024-01-01T00:00:00.000Z")])
+    fake.conflict_once.add("a")  # an edit lands between the read and the delete: read again
+    assert es_index.apply([DocumentUpdate("a", "delete-image", "2024-02-01T00:00:00.000Z")]) == {
+        "a"
+    }
+    deletes = [body[0] for _m, target, body in fake.requests if "_bulk" in target]
+    assert deletes[-1] == {
+        "delete": {"_index": "Images_Current", "_id": "a", "if_seq_no": 1, "if_primary_term": 1}
+    }
+    assert es_index.get("a") is None
 
 
 def test_a_document_the_mapping_refuses_is_a_readable_error(es_index: ElasticsearchIndex) -> None:

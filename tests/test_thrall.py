@@ -1,23 +1,39 @@
 from __future__ import annotations
 
+import hashlib
 import json
 
 from reingest.backends import Components
+from reingest.index.documents import DocumentUpdate
 from reingest.messages import REINGEST_IMAGE, UpdateMessage, image_payload
-from reingest.model import Asset, Image, ImageMetadata
+from reingest.model import Asset, Image, ImageMetadata, Usage
+from reingest.originals.base import UploadRecord
 from reingest.streams.base import Priority
 from reingest.thrall import consume_once, drain
 
 
-def image(image_id: str, title: str = "t") -> Image:
+def grid_id(name: str) -> str:
+    """A Grid image id (40 lower-case hex digits) named for the test; ids pass as they are."""
+    is_id = len(name) == 40 and all(c in "0123456789abcdef" for c in name)
+    return name if is_id else hashlib.sha1(name.encode()).hexdigest()
+
+
+def image(name: str, title: str = "t") -> Image:
     return Image(
-        id=image_id,
+        id=grid_id(name),
         uploadTime="2020-01-01T00:00:00.000Z",
         uploadedBy="u",
         source=Asset(file="file:///x"),
         metadata=ImageMetadata(title=title),
         originalMetadata=ImageMetadata(title=title),
     )
+
+
+LATER = "2030-01-01T00:00:00.000Z"
+
+
+def usage(usage_id: str) -> Usage:
+    return Usage(id=usage_id, platform="print", media="image", status="pending", lastModified=LATER)
 
 
 def test_high_priority_is_always_consumed_before_low(components: Components) -> None:
@@ -28,7 +44,7 @@ def test_high_priority_is_always_consumed_before_low(components: Components) -> 
     streams.publish(Priority.HIGH, [image_payload(REINGEST_IMAGE, image("edit"))])
     first = consume_once(streams, index, "t", 30, batch=2)
     assert first.priority == Priority.HIGH and first.applied == 1
-    assert index.get("edit") is not None and index.count() == 1
+    assert index.get(grid_id("edit")) is not None and index.count() == 1
     second = consume_once(streams, index, "t", 30, batch=2)
     assert second.priority == Priority.LOW and second.applied == 2
     streams.publish(Priority.HIGH, [image_payload(REINGEST_IMAGE, image("edit2"))])
@@ -56,22 +72,51 @@ def test_bad_messages_are_dead_lettered_with_a_reason_and_the_rest_applied(
         ],
     )
     assert drain(streams, index, "t", 30, max_cycles=5) == (1, 3)
-    assert index.get("good") is not None
+    assert index.get(grid_id("good")) is not None
     reasons = sorted(d.reason for d in streams.dead_letters())
-    assert reasons[0].startswith("missing field image")
-    assert "no processor for subject" in reasons[1]
+    assert reasons == [
+        "Was unable to deserialise reingest-image (missing image)",
+        "Was unable to deserialise update-image-photoshoot-metadata (missing id, edits)",
+        reasons[2],
+    ]
     assert reasons[2].startswith("not JSON")
     assert streams.lag(Priority.LOW).depth == 0
 
 
-def test_delete_image_removes_the_document(components: Components) -> None:
-    streams, index = components.streams, components.index
-    streams.publish(Priority.HIGH, [image_payload(REINGEST_IMAGE, image("a"))])
-    drain(streams, index, "t", 30, 5)
-    delete = UpdateMessage(subject="delete-image", id="a", lastModified="2030-01-01T00:00:00Z")
-    streams.publish(Priority.HIGH, [delete.to_json_bytes()])
-    drain(streams, index, "t", 30, 5)
-    assert index.get("a") is None
+def test_unknown_subjects_are_dead_lettered_with_grids_reason(components: Components) -> None:
+    unknown = UpdateMessage(
+        subject="resize-image", id=grid_id("a"), lastModified="2024-01-01T00:00:00Z"
+    )
+    components.streams.publish(Priority.HIGH, [unknown.to_json_bytes()])
+    assert drain(components.streams, components.index, "t", 30, max_cycles=5) == (0, 1)
+    [dead] = components.streams.dead_letters()
+    assert dead.reason == "Could not find processor for resize-image message"
+
+
+def test_a_delete_in_the_same_batch_as_the_upload_deletes_the_image_and_its_original(
+    components: Components,
+) -> None:
+    streams, index, originals = components.streams, components.index, components.originals
+    image_id, _ = originals.put(b"original bytes", UploadRecord())
+    originals.put_thumbnail(image_id, b"thumbnail")
+    kept_id, _ = originals.put(b"an image with usages", UploadRecord())
+    used = image(kept_id).model_copy(update={"usages": [usage("u1")]})
+    delete = UpdateMessage(subject="delete-image", id=image_id, lastModified=LATER)
+    keep = UpdateMessage(subject="delete-image", id=kept_id, lastModified=LATER)
+    streams.publish(
+        Priority.HIGH,
+        [
+            image_payload("image", image(image_id)),
+            image_payload("image", used),
+            delete.to_json_bytes(),
+            keep.to_json_bytes(),
+        ],
+    )
+    assert drain(streams, index, "t", 30, 5, originals=originals) == (4, 0)
+    assert index.get(image_id) is None and not originals.exists(image_id)
+    assert originals.get_thumbnail(image_id) is None
+    # Grid keeps an image that has usages or exports ("Image cannot be deleted")
+    assert index.get(kept_id) is not None and originals.exists(kept_id)
 
 
 def test_a_user_edit_overtakes_a_hundred_thousand_waiting_reingest_messages(
@@ -85,6 +130,46 @@ def test_a_user_edit_overtakes_a_hundred_thousand_waiting_reingest_messages(
     streams.publish(Priority.HIGH, [image_payload(REINGEST_IMAGE, image("edit", "user edit"))])
     cycle = consume_once(streams, index, "t", 30, batch=200)  # ...and the edit is next
     assert cycle.priority == Priority.HIGH and cycle.applied == 1
-    document = index.get("edit")
+    document = index.get(grid_id("edit"))
     assert document is not None and document["metadata"]["title"] == "user edit"
     assert streams.lag(Priority.LOW).depth == 100_000 - 200
+
+
+def test_a_poison_message_costs_itself_and_the_edits_behind_it_still_apply(
+    components: Components,
+) -> None:
+    streams, index = components.streams, components.index
+    streams.publish(Priority.HIGH, [image_payload(REINGEST_IMAGE, image("a"))])
+    drain(streams, index, "t", 30, 5)
+    edit = UpdateMessage(
+        subject="set-image-collections", id=grid_id("a"), collections=[], lastModified=LATER
+    ).to_json_bytes()
+    poison = [
+        json.dumps({"subject": "delete-image", "id": grid_id("a"), "lastModified": 10**18}),
+        json.dumps({"subject": "delete-image", "id": "../../etc/passwd"}),
+        json.dumps({"subject": "image", "lastModified": True, "image": image("b").to_json()}),
+    ]
+    streams.publish(Priority.HIGH, [p.encode() for p in poison] + [edit])
+    assert drain(streams, index, "t", 30, 5) == (1, 3)
+    document = index.get(grid_id("a"))
+    assert document is not None and document["lastModified"] == LATER
+    assert index.get(grid_id("b")) is None
+
+
+def test_an_update_its_document_cannot_take_is_dead_lettered_alone(
+    components: Components,
+) -> None:
+    """A rule that fails on what a document holds (here usages that are not a list, written
+    by something else) dead-letters that message, even when it is the whole batch."""
+    streams, index = components.streams, components.index
+    odd = image("a").to_json() | {"usages": {"not": "a list"}}
+    index.apply([DocumentUpdate.image(odd, LATER)])
+    status = {
+        "subject": "update-usage-status",
+        "id": grid_id("a"),
+        "usageNotice": {"mediaId": grid_id("a"), "usageJson": [usage("u1").to_json()]},
+    }
+    streams.publish(Priority.HIGH, [json.dumps(status).encode()])
+    assert drain(streams, index, "t", 30, 5) == (0, 1)
+    [dead] = streams.dead_letters()
+    assert dead.reason.startswith("index rejected the update: update-usage-status cannot apply")

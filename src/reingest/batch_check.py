@@ -1,8 +1,10 @@
-"""Batch check: confirm that every enqueued image reached the index, fresh.
+"""Batch check: confirm that every enqueued projection landed in the index.
 
-Found and at least as new as the projection that was enqueued → Verified. Missing while the
-low-priority stream still holds messages → back to Enqueued (thrall has not got there yet);
-missing once the stream is drained → Inconsistent. An index error puts the batch back.
+A document whose file-derived content is the enqueued projection's (same ``file_digest``) →
+Verified: not merely present, but holding what this reingestion derived from the original,
+whatever edits landed meanwhile. Missing or different while the streams still hold messages →
+back to Enqueued (thrall has not got there yet); once they are drained → Inconsistent. An index
+error puts the batch back.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from . import claim_log
 from .config import Settings
 from .failures import normalise_reason
 from .index.base import SearchIndex
-from .index.documents import is_fresh
 from .progress.base import Claim, Outcome, ProgressTable
 from .states import State
 from .streams.base import Streams
@@ -56,27 +57,27 @@ def check_batch(
     if not claims:
         return report
     try:
-        versions, fresh = _fresh(index, claims)
+        digests, landed = _landed(index, claims)
         # the streams are asked only when something is missing (lag reads can be costly)
-        waiting = len(fresh) < len(claims) and streams.pending() > 0
-        if len(fresh) < len(claims) and not waiting:
+        waiting = len(landed) < len(claims) and streams.pending() > 0
+        if len(landed) < len(claims) and not waiting:
             # thrall may have applied and acked the last messages between the two reads: with
             # nothing in flight now, a second look at the index is the one to judge by
-            versions, fresh = _fresh(index, claims)
+            digests, landed = _landed(index, claims)
     except Exception as error:
         reason = normalise_reason(f"index lookup failed: {type(error).__name__}: {error}")
         outcomes = [Outcome(claim.id, State.Enqueued, reason) for claim in claims]
     else:
         outcomes = []
         for claim in claims:
-            if claim.id in fresh:
+            if claim.id in landed:
                 outcomes.append(Outcome(claim.id, State.Verified))
             elif waiting:
                 outcomes.append(Outcome(claim.id, State.Enqueued, "not indexed yet"))
-            elif claim.id not in versions:
+            elif claim.id not in digests:
                 outcomes.append(Outcome(claim.id, State.Inconsistent, "not in the index"))
             else:
-                reason = "index holds an older document than the projection enqueued"
+                reason = "index holds other file-derived content than the projection enqueued"
                 outcomes.append(Outcome(claim.id, State.Inconsistent, reason))
     progress.settle(owner, outcomes)
     report.outcomes.update(outcome.state for outcome in outcomes)
@@ -84,13 +85,19 @@ def check_batch(
     return report
 
 
-def _fresh(index: SearchIndex, claims: list[Claim]) -> tuple[dict[str, str | None], set[str]]:
-    """The indexed versions of the claimed ids, and which of them are at least as new as
-    what was enqueued."""
-    versions = index.versions([claim.id for claim in claims])
-    fresh = {
+def _landed(index: SearchIndex, claims: list[Claim]) -> tuple[dict[str, str], set[str]]:
+    """The file digests of the claimed ids' documents, and which ids hold the enqueued
+    projection. A row enqueued without a digest (by an older version, which recorded a date)
+    only needs its document to exist."""
+    digests = index.file_digests([claim.id for claim in claims])
+    landed = {
         claim.id
         for claim in claims
-        if claim.id in versions and is_fresh(versions[claim.id], claim.enqueued_version)
+        if claim.id in digests
+        and (not _is_digest(claim.enqueued_version) or digests[claim.id] == claim.enqueued_version)
     }
-    return versions, fresh
+    return digests, landed
+
+
+def _is_digest(version: str | None) -> bool:
+    return version is not None and len(version) == 32 and "-" not in version

@@ -8,6 +8,7 @@ ReingestError
 │   └── CorruptFile           claims to be a supported type but cannot be read
 ├── DownstreamError           a data service answered with an unexpected status
 ├── MessageDecodeError        a stream message that is not a valid UpdateMessage
+├── DocumentRejected          the index cannot take one update (its rule failed, the mapping refuses it)
 └── ClaimLost                 a worker tried to settle ids it no longer owns
 """
 
@@ -48,6 +49,12 @@ class TransientError(DownstreamError):
 
 class MessageDecodeError(ReingestError):
     """A stream message could not be decoded into an UpdateMessage."""
+
+
+class DocumentRejected(ReingestError):
+    """One update cannot be applied to its document, whatever the index's health: a rule
+    failed on what the document holds, or the mapping refuses the result. Retrying will not
+    help; thrall dead-letters that message alone."""
 
 
 class ClaimLost(ReingestError):

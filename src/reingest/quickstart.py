@@ -96,7 +96,12 @@ def quickstart(
         say(f"using the existing library in {settings.home} (no sample manifest)")
     report = QuickstartReport(built, good, broken)
     drain(
-        components.streams, components.index, worker_name("thrall"), settings.lease_seconds, 10_000
+        components.streams,
+        components.index,
+        worker_name("thrall"),
+        settings.lease_seconds,
+        10_000,
+        originals=components.originals,
     )
     report.indexed_before_loss = components.index.count()
     say(f"index holds {report.indexed_before_loss} documents")

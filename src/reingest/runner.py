@@ -80,7 +80,12 @@ def run(
             if every:
                 next_index_at = time.monotonic() + every
         applied, dead = drain(
-            streams, index, consumer, settings.lease_seconds, THRALL_CYCLES_PER_LOOP
+            streams,
+            index,
+            consumer,
+            settings.lease_seconds,
+            THRALL_CYCLES_PER_LOOP,
+            originals=components.originals,
         )
         worked += applied + dead
         check = check_batch(progress, index, streams, settings, checker)
@@ -158,7 +163,11 @@ def run_thrall(
         # left to index, every message already sits in the streams for this cycle to see
         finished_indexing = until_done and _nothing_left(components, "thrall")
         cycle = consume_once(
-            components.streams, components.index, consumer, components.settings.lease_seconds
+            components.streams,
+            components.index,
+            consumer,
+            components.settings.lease_seconds,
+            originals=components.originals,
         )
         applied += cycle.applied
         dead += cycle.dead

@@ -2,7 +2,11 @@
 
 Each cycle takes a batch from the high-priority stream, and from the low-priority stream only
 when high is empty, so a user's edit waits at most one cycle behind reingestion traffic.
-A message that cannot be decoded or applied is dead-lettered with its reason, never dropped.
+Every subject of Grid's thrall is translated (``messages.translate``) and applied by its rule
+(``index.documents.RULES``), the messages of one image in the order they were published. A
+message that cannot be decoded, translated or applied is dead-lettered with its reason, never
+dropped. An image that a delete-image removed from the index loses its original and thumbnail
+too, as in Grid.
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import MessageDecodeError
+from .errors import DocumentRejected, MessageDecodeError
 from .failures import normalise_reason
 from .index.base import SearchIndex
 from .index.documents import DocumentUpdate
-from .messages import DELETE_IMAGE, IMAGE_SUBJECTS, USER_METADATA, UpdateMessage, decode
+from .messages import decode, translate
+from .originals.base import OriginalsStore
 from .streams.base import Delivery, Priority, Streams
 
 DEFAULT_BATCH = 200
@@ -37,22 +42,30 @@ def consume_once(
     consumer: str,
     lease_seconds: float,
     batch: int = DEFAULT_BATCH,
+    originals: OriginalsStore | None = None,
 ) -> Cycle:
+    """One batch from the first stream that has messages; ``originals`` (if given) loses the
+    files of the images this batch deleted."""
     for priority in (Priority.HIGH, Priority.LOW):
         deliveries = streams.receive(priority, consumer, batch, lease_seconds)
         if deliveries:
-            applied, dead = _apply(streams, index, deliveries)
+            applied, dead = _apply(streams, index, deliveries, originals)
             return Cycle(priority, applied, dead)
     return Cycle(None)
 
 
 def drain(
-    streams: Streams, index: SearchIndex, consumer: str, lease_seconds: float, max_cycles: int
+    streams: Streams,
+    index: SearchIndex,
+    consumer: str,
+    lease_seconds: float,
+    max_cycles: int,
+    originals: OriginalsStore | None = None,
 ) -> tuple[int, int]:
     """Consume until both streams are empty (or ``max_cycles``); returns (applied, dead)."""
     applied = dead = 0
     for _ in range(max_cycles):
-        cycle = consume_once(streams, index, consumer, lease_seconds)
+        cycle = consume_once(streams, index, consumer, lease_seconds, originals=originals)
         applied += cycle.applied
         dead += cycle.dead
         # a short batch from the low stream means both were empty just now: no need to ask again
@@ -63,72 +76,67 @@ def drain(
     return applied, dead
 
 
-def _apply(streams: Streams, index: SearchIndex, deliveries: Sequence[Delivery]) -> tuple[int, int]:
+def _apply(
+    streams: Streams,
+    index: SearchIndex,
+    deliveries: Sequence[Delivery],
+    originals: OriginalsStore | None,
+) -> tuple[int, int]:
     updates: list[tuple[Delivery, DocumentUpdate]] = []
-    done: list[Delivery] = []
     dead = 0
     for delivery in deliveries:
         try:
-            message = decode(delivery.payload)
+            updates.append((delivery, translate(decode(delivery.payload))))
         except MessageDecodeError as error:
             streams.dead_letter(delivery, normalise_reason(str(error)))
             dead += 1
-            continue
-        if message.subject == DELETE_IMAGE:
-            index.delete(str(message.id))
-            done.append(delivery)
-            continue
-        update = document_update(message)
-        if update is None:
-            streams.dead_letter(delivery, f"no processor for subject {message.subject!r}")
+        except Exception as error:  # a message must never stop thrall: it costs itself only
+            reason = f"cannot decode: {type(error).__name__}: {error}"
+            streams.dead_letter(delivery, normalise_reason(reason))
             dead += 1
-        else:
-            updates.append((delivery, update))
+    done: list[Delivery] = []
     if updates:
-        applied, failed = _apply_updates(index, updates)
-        done.extend(applied)
+        done, failed, deleted = _apply_updates(index, updates)
         for delivery, reason in failed:
             streams.dead_letter(delivery, reason)
         dead += len(failed)
+        if originals is not None:
+            for image_id in sorted(deleted):
+                originals.delete(image_id)
     streams.ack(done)
     return len(done), dead
 
 
-def document_update(message: UpdateMessage) -> DocumentUpdate | None:
-    """The index change a message asks for; None for subjects thrall has no processor for."""
-    image = message.image
-    if message.subject in IMAGE_SUBJECTS and image is not None:
-        return DocumentUpdate.image(image, message.lastModified)
-    if message.subject == USER_METADATA and message.id and message.edits is not None:
-        return DocumentUpdate.user_metadata(
-            message.id, message.edits.to_json(), message.lastModified
-        )
-    return None
-
-
 def _apply_updates(
     index: SearchIndex, updates: Sequence[tuple[Delivery, DocumentUpdate]]
-) -> tuple[list[Delivery], list[tuple[Delivery, str]]]:
+) -> tuple[list[Delivery], list[tuple[Delivery, str]], set[str]]:
     """Apply the batch at once; if that fails, one by one, so one bad document is set aside
     without holding back the rest. If every single one fails the index itself is unwell: raise,
-    and the unacked messages come back when their lease ends."""
+    and the unacked messages come back when their lease ends. Returns (applied, failed with
+    reasons, ids whose document was deleted)."""
     try:
-        index.apply([update for _delivery, update in updates])
-        return [delivery for delivery, _update in updates], []
+        removed = index.apply([update for _delivery, update in updates])
+        return [delivery for delivery, _update in updates], [], removed
+    except DocumentRejected:
+        pass  # one of them: found below
     except Exception:
         if len(updates) == 1:
             raise
     applied: list[Delivery] = []
     failed: list[tuple[Delivery, str]] = []
-    last_error: Exception | None = None
+    deleted: set[str] = set()
+    index_error: Exception | None = None
     for delivery, update in updates:
         try:
-            index.apply([update])
+            deleted |= index.apply([update])
             applied.append(delivery)
+        except DocumentRejected as error:
+            failed.append((delivery, normalise_reason(f"index rejected the update: {error}")))
         except Exception as error:
-            last_error = error
+            index_error = error
             reason = f"index rejected the document: {type(error).__name__}: {error}"
             failed.append((delivery, normalise_reason(reason)))
-    if not applied and last_error is not None:
-        raise last_error
-    return applied, failed
+    if not applied and index_error is not None:
+        raise index_error
+    # an image message later in the batch may have put a deleted image back
+    return applied, failed, deleted - index.get_many(sorted(deleted)).keys()

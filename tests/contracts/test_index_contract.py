@@ -80,31 +80,45 @@ def test_reapplying_keeps_fields_other_services_own_and_refreshes_metadata(
             "labels": [],
             "metadata": {"title": "edited", "credit": ""},
         },
-        identifiers={"old": "1"},
+        identifiers={"old": "1", "both": "old"},
     )
     index.apply([DocumentUpdate.image(first, "2024-01-01T00:00:00.000Z")])
+    inserted = index.get("a")
+    assert inserted is not None and inserted["metadata"] == {"title": "from file"}  # no refresh
     again = image(
         "a",
+        uploadTime="2030-01-01T00:00:00.000Z",
+        uploadedBy="someone else",
         usages=[],
-        identifiers={"new": "2"},
+        identifiers={"new": "2", "both": "new"},
+        metadata={"title": "re-read", "credit": "AFP"},
         originalMetadata={"title": "re-read", "credit": "AFP"},
     )
     index.apply([DocumentUpdate.image(again, "2024-02-01T00:00:00.000Z")])
     document = index.get("a")
     assert document is not None
     assert document["usages"] == [{"id": "u1"}]
-    assert document["identifiers"] == {"old": "1", "new": "2"}
-    assert document["metadata"] == {"title": "edited", "credit": "AFP"}
+    assert (document["uploadTime"], document["uploadedBy"]) == (first["uploadTime"], "someone")
+    assert document["identifiers"] == {"old": "1", "new": "2", "both": "new"}
+    # Grid: the edited "" wins the merge and is then dropped, so no credit at all
+    assert document["metadata"] == {"title": "edited"}
+    assert document["originalMetadata"] == {"title": "re-read", "credit": "AFP"}
+    # the suggester takes the message's credit (Grid sets it before the refresh)
+    assert document["suggestMetadataCredit"] == {"input": ["AFP"]}
     assert document["lastModified"] == "2024-02-01T00:00:00.000Z"
 
 
-def test_an_older_projection_never_replaces_a_newer_document(index: SearchIndex) -> None:
+def test_an_older_image_message_still_refreshes_the_file_derived_fields(
+    index: SearchIndex,
+) -> None:
+    """Grid's only guard on image messages is lastModified's: re-derived metadata always lands."""
     index.apply([DocumentUpdate.image(image("a"), "2024-03-01T00:00:00.000Z")])
-    stale = image("a", originalMetadata={"title": "stale"}, metadata={"title": "stale"})
-    index.apply([DocumentUpdate.image(stale, "2024-01-01T00:00:00.000Z")])
+    reread = image("a", originalMetadata={"title": "better"}, fileMetadata={"iptc": {"x": "y"}})
+    index.apply([DocumentUpdate.image(reread, "2024-01-01T00:00:00.000Z", "reingest-image")])
     document = index.get("a")
     assert document is not None
-    assert document["metadata"] == {"title": "from file"}
+    assert document["metadata"] == {"title": "better"}
+    assert document["fileMetadata"] == {"iptc": {"x": "y"}}
     assert document["lastModified"] == "2024-03-01T00:00:00.000Z"
 
 
@@ -116,66 +130,210 @@ def test_applying_the_same_message_twice_is_harmless(index: SearchIndex) -> None
     assert index.get("a") == once and index.count() == 1
 
 
-def test_delete_and_clear(index: SearchIndex) -> None:
+def test_clear_removes_every_document(index: SearchIndex) -> None:
     index.apply([DocumentUpdate.image(image(i), "2024-01-01T00:00:00.000Z") for i in "abc"])
-    assert index.delete("a") is True
-    assert index.delete("a") is False
-    assert index.clear() == 2
+    assert index.clear() == 3
     assert index.count() == 0
 
 
-def edits(title: str, last_modified: str) -> dict[str, Any]:
-    return {
-        "archived": False,
-        "labels": [],
-        "metadata": {"title": title},
-        "lastModified": last_modified,
-    }
+def message(image_id: str, subject: str, last_modified: str, payload: Any = None) -> DocumentUpdate:
+    return DocumentUpdate(image_id, subject, last_modified, payload)
+
+
+T0, T1, T2, T3 = (f"2024-0{month}-01T00:00:00.000Z" for month in (1, 2, 3, 4))
+
+
+def indexed(index: SearchIndex, image_id: str = "a", **fields: Any) -> None:
+    index.apply([DocumentUpdate.image(image(image_id, **fields), T0)])
+
+
+def stored(index: SearchIndex, image_id: str = "a") -> dict[str, Any]:
+    document = index.get(image_id)
+    assert document is not None, f"{image_id} is not indexed"
+    return document
+
+
+def test_delete_image_removes_only_images_without_exports_or_usages(index: SearchIndex) -> None:
+    indexed(index, "plain")
+    indexed(index, "empty-lists", exports=[], usages=[])
+    indexed(index, "used", usages=[{"id": "u1"}])
+    indexed(index, "cropped", exports=[{"id": "c1"}])
+    deleted = index.apply(
+        [message(i, "delete-image", T1) for i in ("plain", "empty-lists", "used", "cropped", "zz")]
+    )
+    assert deleted == {"plain", "empty-lists"}
+    assert index.get("plain") is None and index.get("empty-lists") is None
+    assert stored(index, "used") and stored(index, "cropped")
+    assert index.apply([message("plain", "delete-image", T2)]) == set()
+
+
+def test_messages_for_one_image_apply_in_order_within_a_batch(index: SearchIndex) -> None:
+    deleted = index.apply(
+        [
+            DocumentUpdate.image(image("a"), T0),
+            message("a", "delete-image", T1),
+            DocumentUpdate.image(image("b"), T0),
+            message("b", "delete-image", T1),
+            DocumentUpdate.image(image("b", metadata={"title": "back"}), T2),
+        ]
+    )
+    assert index.get("a") is None and deleted == {"a"}
+    assert stored(index, "b")["metadata"] == {"title": "back"}
+
+
+def edits(title: str, last_modified: str | None, **fields: Any) -> dict[str, Any]:
+    data = {"archived": False, "labels": [], "metadata": {"title": title}, **fields}
+    return data if last_modified is None else {**data, "lastModified": last_modified}
 
 
 def test_user_edits_replace_user_metadata_and_refresh_metadata(index: SearchIndex) -> None:
-    index.apply([DocumentUpdate.image(image("a"), "2024-01-01T00:00:00.000Z")])
-    index.apply(
-        [
-            DocumentUpdate.user_metadata(
-                "a", edits("edited", "2024-02-01T00:00:00.000Z"), "2024-02-01T00:00:01.000Z"
-            )
-        ]
-    )
-    document = index.get("a")
-    assert document is not None
+    indexed(index)
+    index.apply([DocumentUpdate.user_metadata("a", edits("edited", T1), T2)])
+    document = stored(index)
     assert document["metadata"]["title"] == "edited"
+    assert document["originalMetadata"] == {"title": "from file"}
     assert document["userMetadata"]["metadata"] == {"title": "edited"}
-    assert document["userMetadataLastModified"] == "2024-02-01T00:00:00.000Z"
-    assert document["lastModified"] == "2024-02-01T00:00:01.000Z"
+    # Grid stamps both with the edits' own time, not the message's
+    assert document["userMetadataLastModified"] == T1
+    assert document["lastModified"] == T1
+
+
+def test_edits_without_a_time_take_the_messages(index: SearchIndex) -> None:
+    indexed(index)
+    index.apply([DocumentUpdate.user_metadata("a", edits("edited", None), T2)])
+    assert (stored(index)["userMetadataLastModified"], stored(index)["lastModified"]) == (T2, T2)
 
 
 def test_older_edits_and_edits_of_missing_images_change_nothing(index: SearchIndex) -> None:
-    index.apply([DocumentUpdate.image(image("a"), "2024-01-01T00:00:00.000Z")])
-    newer = edits("newer", "2024-03-01T00:00:00.000Z")
-    older = edits("older", "2024-02-01T00:00:00.000Z")
-    index.apply([DocumentUpdate.user_metadata("a", newer, "2024-03-01T00:00:00.000Z")])
-    index.apply([DocumentUpdate.user_metadata("a", older, "2024-02-01T00:00:00.000Z")])
-    index.apply([DocumentUpdate.user_metadata("zzz", newer, "2024-03-01T00:00:00.000Z")])
-    document = index.get("a")
-    assert document is not None and document["metadata"]["title"] == "newer"
+    indexed(index)
+    index.apply([DocumentUpdate.user_metadata("a", edits("newer", T3), T3)])
+    index.apply([DocumentUpdate.user_metadata("a", edits("older", T2), T2)])
+    index.apply([DocumentUpdate.user_metadata("zzz", edits("newer", T3), T3)])
+    assert stored(index)["metadata"]["title"] == "newer"
     assert index.get("zzz") is None and index.count() == 1
 
 
-def test_a_reingested_image_keeps_the_users_edits(index: SearchIndex) -> None:
-    index.apply([DocumentUpdate.image(image("a"), "2024-01-01T00:00:00.000Z")])
-    index.apply(
-        [
-            DocumentUpdate.user_metadata(
-                "a", edits("edited", "2024-02-01T00:00:00.000Z"), "2024-02-01T00:00:00.000Z"
-            )
-        ]
-    )
+def test_edited_usage_rights_win_over_the_originals(index: SearchIndex) -> None:
+    rights = {"category": "staff-photographer", "photographer": "Test", "publication": "Testing"}
+    indexed(index, originalUsageRights={"category": "agency", "supplier": "Getty Images"})
+    index.apply([DocumentUpdate.user_metadata("a", edits("t", T1, usageRights=rights), T1)])
+    assert stored(index)["usageRights"] == rights
+    index.apply([DocumentUpdate.user_metadata("a", edits("t", T2), T2)])
+    assert stored(index)["usageRights"] == {"category": "agency", "supplier": "Getty Images"}
+
+
+def test_photoshoot_edits_set_the_photoshoot_suggester(index: SearchIndex) -> None:
+    indexed(index)
+    shoot = edits("t", T1, photoshoot={"title": "Spring"})
+    index.apply([message("a", "update-image-photoshoot-metadata", T1, shoot)])
+    assert stored(index)["userMetadata"]["photoshoot"] == {
+        "title": "Spring",
+        "suggest": {"input": ["Spring"]},
+    }
+
+
+def test_a_reingest_after_a_newer_edit_keeps_the_edit_and_refreshes_the_file_fields(
+    index: SearchIndex,
+) -> None:
+    indexed(index)
+    index.apply([DocumentUpdate.user_metadata("a", edits("edited", T2), T2)])
     reread = image("a", originalMetadata={"title": "re-read", "credit": "PA"})
-    index.apply([DocumentUpdate.image(reread, "2024-03-01T00:00:00.000Z")])
-    document = index.get("a")
-    assert document is not None
+    index.apply([DocumentUpdate.image(reread, T1, "reingest-image")])  # projected before the edit
+    document = stored(index)
     assert document["metadata"] == {"title": "edited", "credit": "PA"}
+    assert document["originalMetadata"] == {"title": "re-read", "credit": "PA"}
+    assert document["userMetadata"]["metadata"] == {"title": "edited"}
+    assert document["lastModified"] == T2
+
+
+def usage(usage_id: str, status: str = "published") -> dict[str, Any]:
+    return {"id": usage_id, "platform": "digital", "media": "image", "status": status}
+
+
+def test_usages_are_replaced_only_by_newer_notices(index: SearchIndex) -> None:
+    indexed(index)
+    index.apply([message("a", "update-image-usages", T2, [usage("u1")])])
+    index.apply([message("a", "update-image-usages", T1, [usage("stale")])])
+    document = stored(index)
+    assert [u["id"] for u in document["usages"]] == ["u1"]
+    assert document["usagesLastModified"] == T2 and document["lastModified"] == T2
+
+
+def test_usage_status_and_usage_deletes(index: SearchIndex) -> None:
+    indexed(index, usages=[usage("u1", "pending"), usage("u2", "pending")])
+    index.apply([message("a", "update-usage-status", T1, usage("u2", "published"))])
+    document = stored(index)
+    assert [(u["id"], u["status"]) for u in document["usages"]] == [
+        ("u1", "pending"),
+        ("u2", "published"),
+    ]
+    assert document["usages"][1]["lastModified"] == T1 and document["usagesLastModified"] == T1
+    index.apply([message("a", "delete-single-usage", T2, "u1")])
+    assert [u["id"] for u in stored(index)["usages"]] == ["u2"]
+    index.apply([message("a", "delete-usages", T3)])
+    assert "usages" not in stored(index) and stored(index)["lastModified"] == T3
+    index.apply([message("zzz", "delete-usages", T3)])  # not an error, nothing indexed
+    assert index.get("zzz") is None
+
+
+def lease(lease_id: str) -> dict[str, Any]:
+    return {"id": lease_id, "access": "allow-use", "mediaId": "a", "createdAt": T0}
+
+
+def test_leases_are_added_removed_and_replaced(index: SearchIndex) -> None:
+    indexed(index, leases={"leases": [], "lastModified": None})
+    assert stored(index)["leases"] == {"leases": [], "lastModified": None}  # insert as sent
+    index.apply([message("a", "add-image-lease", T1, lease("l1"))])
+    index.apply([message("a", "add-image-lease", T1, lease("l2"))])
+    assert stored(index)["leases"] == {"leases": [lease("l1"), lease("l2")], "lastModified": T1}
+    index.apply([message("a", "remove-image-lease", T2, "l1")])
+    assert stored(index)["leases"] == {"leases": [lease("l2")], "lastModified": T2}
+    index.apply([message("a", "replace-image-leases", T3, [lease("l3")])])
+    assert stored(index)["leases"] == {"leases": [lease("l3")], "lastModified": T3}
+    index.apply([message("a", "replace-image-leases", T3, [])])
+    assert stored(index)["leases"] == {"leases": [], "lastModified": T3}
+    assert stored(index)["lastModified"] == T3
+
+
+def test_a_lease_added_to_an_image_without_leases_starts_the_list(index: SearchIndex) -> None:
+    indexed(index)
+    index.apply([message("a", "add-image-lease", T1, lease("l1"))])
+    assert stored(index)["leases"] == {"leases": [lease("l1")], "lastModified": T1}
+
+
+def test_exports_collections_syndication_and_soft_deletes(index: SearchIndex) -> None:
+    indexed(index)
+    crop = {"id": "c1", "specification": {"uri": "u", "bounds": {"x": 0}}}
+    index.apply([message("a", "update-image-exports", T1, [crop])])
+    index.apply([message("a", "update-image-exports", T1, [{**crop, "id": "c2"}])])
+    assert [c["id"] for c in stored(index)["exports"]] == ["c1", "c2"]
+    index.apply([message("a", "delete-image-exports", T1)])
+    assert "exports" not in stored(index)
+    collection = {
+        "path": ["news"],
+        "description": "News",
+        "actionData": {"author": "x", "date": T1},
+    }
+    index.apply([message("a", "set-image-collections", T1, [collection])])
+    assert stored(index)["collections"] == [collection]
+    rights = {"published": T1, "suppliers": [], "rights": [], "isInferred": False}
+    index.apply([message("a", "update-image-syndication-metadata", T2, rights)])
+    assert stored(index)["syndicationRights"] == rights and stored(index)["lastModified"] == T2
+    index.apply([message("a", "update-image-syndication-metadata", T2, None)])
+    assert stored(index)["syndicationRights"] is None
+    deleted = {"deleteTime": T3, "deletedBy": "someone"}
+    index.apply([message("a", "soft-delete-image", T3, deleted)])
+    assert stored(index)["softDeletedMetadata"] == deleted
+    assert stored(index)["lastModified"] == T2  # Grid's soft-delete script leaves it alone
+    index.apply([message("a", "un-soft-delete-image", T3)])
+    assert "softDeletedMetadata" not in stored(index)
+
+
+def test_last_modified_never_moves_back(index: SearchIndex) -> None:
+    indexed(index)
+    index.apply([message("a", "set-image-collections", T2, [])])
+    index.apply([message("a", "set-image-collections", T1, [])])
+    assert stored(index)["lastModified"] == T2
 
 
 def test_search_finds_every_word_and_filters_by_field(index: SearchIndex) -> None:

@@ -90,3 +90,18 @@ def test_ids_streams_every_stored_id(store: OriginalsStore) -> None:
     ids = {store.put(bytes([n]) * 10, UploadRecord())[0] for n in range(12)}
     assert sorted(store.ids()) == sorted(ids)
     assert all(store.exists(image_id) for image_id in ids)
+
+
+def test_delete_removes_the_original_and_what_is_kept_beside_it(store: OriginalsStore) -> None:
+    kept, _ = store.put(b"kept", UploadRecord())
+    image_id, _ = store.put(b"deleted", UploadRecord(uploaded_by="me"))
+    store.put_thumbnail(image_id, b"thumbnail")
+    assert store.delete(image_id) is True
+    assert not store.exists(image_id) and store.get_thumbnail(image_id) is None
+    with pytest.raises(ImageNotFound):
+        store.get(image_id)
+    assert list(store.ids()) == [kept]
+    assert store.delete(image_id) is False
+    # stored again later (a re-upload), it comes back with its new upload record
+    assert store.put(b"deleted", UploadRecord(uploaded_by="again")) == (image_id, True)
+    assert store.get(image_id).upload.uploaded_by == "again"

@@ -1,4 +1,4 @@
-"""Fixtures shared by the loader tests: Grid's own loader test images, read in place."""
+"""Fixtures shared by the loader tests: Grid's own loader test images (tests/fixtures)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ from grid_fixtures import FIXTURES
 
 @pytest.fixture
 def fixture_bytes() -> Any:
-    """Reads one fixture image; skips when the shared fixtures folder is missing."""
+    """Reads one fixture image."""
 
     def read(name: str) -> bytes:
-        if not FIXTURES.is_dir():
-            pytest.skip(f"Grid fixture images not found at {FIXTURES}")
         return (FIXTURES / name).read_bytes()
 
     return read

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 
-from .documents import Document, DocumentUpdate
+from .documents import Document, DocumentUpdate, file_digest
 
 
 class SearchIndex(ABC):
@@ -16,19 +16,18 @@ class SearchIndex(ABC):
     def get_many(self, ids: Sequence[str]) -> dict[str, Document]:
         """The documents that exist among ``ids`` (missing ids are absent from the result)."""
 
-    def versions(self, ids: Sequence[str]) -> dict[str, str | None]:
-        """lastModified of the documents that exist among ``ids`` (what the checker needs);
-        backends that can fetch just that field should."""
-        return {image_id: doc.get("lastModified") for image_id, doc in self.get_many(ids).items()}
+    def file_digests(self, ids: Sequence[str]) -> dict[str, str]:
+        """``documents.file_digest`` of the documents that exist among ``ids`` (what the checker
+        compares); backends that can fetch just the ``FILE_DERIVED`` fields should."""
+        found = self.get_many(ids)
+        return {image_id: file_digest(doc) for image_id, doc in found.items()}
 
     @abstractmethod
-    def apply(self, updates: Sequence[DocumentUpdate]) -> None:
-        """Apply a batch of updates with ``documents.apply_update``'s rules, in order; the
-        result is visible to ``get`` as soon as this returns (the checker relies on it)."""
-
-    @abstractmethod
-    def delete(self, image_id: str) -> bool:
-        """Remove a document; False if there was none."""
+    def apply(self, updates: Sequence[DocumentUpdate]) -> set[str]:
+        """Apply a batch of updates with ``documents.apply_update``'s rules, the updates of
+        each id in the order given, deletions included; the result is visible to ``get`` as
+        soon as this returns (the checker relies on it). Returns the ids whose document the
+        batch removed."""
 
     @abstractmethod
     def count(self) -> int: ...

@@ -4,12 +4,12 @@
 ``Images_Current`` alias). It is created with Grid's mapping (a subset of ``Mappings.scala``,
 grid-model.md §1) if missing. ``REINGEST_ES_API_KEY`` sets an API key.
 
-**Upserts** are read-modify-write with optimistic concurrency: ``mget`` the current documents
+**Updates** are read-modify-write with optimistic concurrency: ``mget`` the current documents
 (with ``_seq_no`` / ``_primary_term``), compute each new document with the pure
 ``documents.apply_update`` (so the rules are exactly the ones every backend and the shared
 suite use), then one ``bulk`` request: ``create`` for new documents, ``index`` with ``if_seq_no`` /
-``if_primary_term`` for existing ones, nothing for messages that change nothing (stale or
-redelivered). Ids whose write hit a version conflict (a concurrent writer) are read and
+``if_primary_term`` for changed ones, ``delete`` (also conditional) for removed ones, nothing
+for messages that change nothing (stale or redelivered). Ids whose write hit a version conflict (a concurrent writer) are read and
 computed again, up to ``MAX_TRIES`` times. Writes use ``refresh="wait_for"``, so ``get``,
 ``count`` and the checker see them as soon as ``apply_images`` returns.
 
@@ -29,9 +29,9 @@ from urllib.parse import unquote, urlparse
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from ..batching import chunked
-from ..errors import ConfigurationError, DownstreamError, TransientError
+from ..errors import ConfigurationError, DocumentRejected, DownstreamError, TransientError
 from .base import SearchIndex
-from .documents import Document, DocumentUpdate, apply_update
+from .documents import FILE_DERIVED, Document, DocumentUpdate, apply_in_order, file_digest
 
 MAX_TRIES = 5
 CHUNK = 500
@@ -228,61 +228,74 @@ class ElasticsearchIndex(SearchIndex):
     def get_many(self, ids: Sequence[str]) -> dict[str, Document]:
         return {image_id: found[0] for image_id, found in self._fetch(ids).items()}
 
-    def versions(self, ids: Sequence[str]) -> dict[str, str | None]:
-        found: dict[str, str | None] = {}
+    def file_digests(self, ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
         for chunk in chunked(dict.fromkeys(ids), CHUNK):
             response = self.client.mget(
-                index=self.index, ids=list(chunk), source_includes=["lastModified"]
+                index=self.index, ids=list(chunk), source_includes=list(FILE_DERIVED)
             )
             for doc in response["docs"]:
                 if doc.get("found"):
-                    found[doc["_id"]] = (doc.get("_source") or {}).get("lastModified")
+                    found[doc["_id"]] = file_digest(doc.get("_source") or {})
         return found
 
-    def apply(self, updates: Sequence[DocumentUpdate]) -> None:
+    def apply(self, updates: Sequence[DocumentUpdate]) -> set[str]:
         pending: dict[str, list[DocumentUpdate]] = {}
         for update in updates:
             pending.setdefault(update.image_id, []).append(update)
+        deleted: set[str] = set()
         for _attempt in range(MAX_TRIES):
             if not pending:
-                return
+                return deleted
             conflicts: set[str] = set()
             for chunk in chunked(list(pending), CHUNK):
-                conflicts |= self._apply_chunk({image_id: pending[image_id] for image_id in chunk})
+                chunk_conflicts, chunk_deleted = self._apply_chunk(
+                    {image_id: pending[image_id] for image_id in chunk}
+                )
+                conflicts |= chunk_conflicts
+                deleted |= chunk_deleted
             pending = {image_id: pending[image_id] for image_id in conflicts}
         if pending:
             raise TransientError(
                 f"Elasticsearch version conflicts on {len(pending)} documents persisted "
                 f"after {MAX_TRIES} tries (e.g. {next(iter(pending))})"
             )
+        return deleted
 
-    def _apply_chunk(self, updates: dict[str, list[DocumentUpdate]]) -> set[str]:
-        """One mget + one bulk; returns the ids that hit a version conflict."""
+    def _apply_chunk(self, updates: dict[str, list[DocumentUpdate]]) -> tuple[set[str], set[str]]:
+        """One mget + one bulk; returns the ids that hit a version conflict, and the ids
+        deleted."""
         current = self._fetch(list(updates))
+        documents, deleted = apply_in_order(
+            {image_id: found[0] for image_id, found in current.items()},
+            (update for messages in updates.values() for update in messages),
+        )
         operations: list[dict[str, Any]] = []
-        for image_id, messages in updates.items():
+        for image_id, document in documents.items():
             existing = current.get(image_id)
-            document = existing[0] if existing else None
-            for message in messages:
-                document = apply_update(document, message)
-            if document is None:  # e.g. edits of an image that is not indexed
-                continue
             if existing is None:
-                operations += [{"create": {"_index": self.index, "_id": image_id}}, document]
-            elif document != existing[0]:
-                _, seq_no, primary_term = existing
-                action = {
-                    "_index": self.index,
-                    "_id": image_id,
-                    "if_seq_no": seq_no,
-                    "if_primary_term": primary_term,
-                }
+                if document is not None:
+                    operations += [{"create": {"_index": self.index, "_id": image_id}}, document]
+                continue  # e.g. edits of an image that is not indexed
+            if document == existing[0]:
+                continue
+            _, seq_no, primary_term = existing
+            action = {
+                "_index": self.index,
+                "_id": image_id,
+                "if_seq_no": seq_no,
+                "if_primary_term": primary_term,
+            }
+            if document is None:
+                operations.append({"delete": action})
+            else:
                 operations += [{"index": action}, document]
         if not operations:
-            return set()
+            return set(), deleted
         response = self.client.bulk(operations=operations, refresh="wait_for")
         conflicts: set[str] = set()
         errors: list[str] = []
+        refused_documents = True
         for item in response["items"]:
             [(_action, result)] = item.items()
             if result.get("status") == 409:
@@ -291,11 +304,12 @@ class ElasticsearchIndex(SearchIndex):
                 error = result["error"]
                 reason = error.get("reason", error) if isinstance(error, dict) else error
                 errors.append(f"{result['_id']}: {reason}")
+                # 400: this document (mapping, parsing); anything else: the cluster's state
+                refused_documents = refused_documents and result.get("status") == 400
         if errors:
-            raise DownstreamError(
-                f"Elasticsearch refused {len(errors)} documents; first: {errors[0]}"
-            )
-        return conflicts
+            error_type = DocumentRejected if refused_documents else DownstreamError
+            raise error_type(f"Elasticsearch refused {len(errors)} documents; first: {errors[0]}")
+        return conflicts, deleted - conflicts
 
     def _fetch(self, ids: Sequence[str]) -> dict[str, tuple[Document, int, int]]:
         found: dict[str, tuple[Document, int, int]] = {}
@@ -328,13 +342,6 @@ class ElasticsearchIndex(SearchIndex):
         )
         hits = response["hits"]
         return int(hits["total"]["value"]), [hit["_source"] for hit in hits["hits"]]
-
-    def delete(self, image_id: str) -> bool:
-        try:
-            self.client.delete(index=self.index, id=image_id, refresh="wait_for")
-        except NotFoundError:
-            return False
-        return True
 
     def count(self) -> int:
         return int(self.client.count(index=self.index)["count"])

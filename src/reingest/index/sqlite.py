@@ -10,18 +10,19 @@ import orjson
 
 from ..sqlite_db import SqliteDatabase, in_chunks, sqlite_path
 from .base import SearchIndex
-from .documents import Document, DocumentUpdate, apply_update
+from .documents import FILE_DERIVED, Document, DocumentUpdate, apply_in_order, file_digest
 
 SCHEMA = """
 -- a rowid table, not WITHOUT ROWID: documents are kilobytes, and a rowid table keeps up to a
 -- page of them inline where an index-organised row spills past a quarter page into overflow
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
-    document TEXT NOT NULL,
-    last_modified TEXT
+    document TEXT NOT NULL
 );
 """
 
+#: json_extract's paths for the FILE_DERIVED fields (several paths: one JSON array back)
+_FILE_DERIVED_PATHS = ", ".join(f"'$.{name}'" for name in FILE_DERIVED)
 #: a filter field: a dotted path of plain names (never interpolated unchecked into SQL)
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -37,37 +38,37 @@ class SqliteSearchIndex(SearchIndex):
         with self.db.read() as conn:
             return _fetch(conn, ids)
 
-    def versions(self, ids: Sequence[str]) -> dict[str, str | None]:
-        found: dict[str, str | None] = {}
+    def file_digests(self, ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
         with self.db.read() as conn:
             for marks, chunk in in_chunks(ids):
-                found.update(
-                    conn.execute(
-                        f"SELECT id, last_modified FROM documents WHERE id IN ({marks})", chunk
-                    ).fetchall()
-                )
+                for image_id, values in conn.execute(
+                    f"SELECT id, json_extract(document, {_FILE_DERIVED_PATHS}) "
+                    f"FROM documents WHERE id IN ({marks})",
+                    chunk,
+                ):
+                    found[image_id] = file_digest(
+                        dict(zip(FILE_DERIVED, orjson.loads(values), strict=True))
+                    )
         return found
 
-    def apply(self, updates: Sequence[DocumentUpdate]) -> None:
+    def apply(self, updates: Sequence[DocumentUpdate]) -> set[str]:
         with self.db.write() as conn:
-            current = _fetch(conn, [u.image_id for u in updates])
-            changed: dict[str, Document] = {}
-            for update in updates:
-                existing = current.get(update.image_id)
-                document = apply_update(existing, update)
-                if document is not None and document is not existing:
-                    current[update.image_id] = changed[update.image_id] = document
-            conn.executemany(  # a stale or repeated message leaves its document unwritten
-                "INSERT OR REPLACE INTO documents (id, document, last_modified) VALUES (?, ?, ?)",
-                (
-                    (image_id, orjson.dumps(doc).decode(), doc.get("lastModified"))
-                    for image_id, doc in changed.items()
-                ),
+            before = _fetch(conn, [u.image_id for u in updates])
+            after, deleted = apply_in_order(before, updates)
+            # a stale or repeated message leaves its document unwritten
+            changed = {
+                image_id: doc
+                for image_id, doc in after.items()
+                if doc is not None and doc != before.get(image_id)
+            }
+            conn.executemany(
+                "INSERT OR REPLACE INTO documents (id, document) VALUES (?, ?)",
+                ((image_id, orjson.dumps(doc).decode()) for image_id, doc in changed.items()),
             )
-
-    def delete(self, image_id: str) -> bool:
-        with self.db.write() as conn:
-            return conn.execute("DELETE FROM documents WHERE id = ?", (image_id,)).rowcount > 0
+            for marks, chunk in in_chunks(sorted(deleted & before.keys())):
+                conn.execute(f"DELETE FROM documents WHERE id IN ({marks})", chunk)
+        return deleted
 
     def count(self) -> int:
         with self.db.read() as conn:

@@ -17,6 +17,7 @@ from reingest.loader.iptc import iim_from_photoshop
 from reingest.loader.tiff import Entry, Tiff
 
 XMP_JPEG_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
+XMP_EXTENSION_HEADER = b"http://ns.adobe.com/xmp/extension/\x00"
 MAX_INFLATED = 16 * 1024 * 1024  # iCCP / iTXt bodies larger than this are ignored
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
@@ -31,6 +32,9 @@ class Container:
     exif: Tiff | None = None
     iptc: bytes | None = None
     xmp: list[bytes] = field(default_factory=list)
+    #: JPEG ExtendedXMP segments after their signature, each with the number of main packets
+    #: before it (metadata-extractor only takes chunks once a main packet has named the GUID)
+    xmp_extension: list[tuple[int, bytes]] = field(default_factory=list)
     icc: bytes | None = None
     #: format-specific colour facts (JPEG components, PNG IHDR/chunks, TIFF IFD0)
     colour: dict[str, int] = field(default_factory=dict)
@@ -60,6 +64,7 @@ def read_jpeg(data: bytes) -> Container:
     photoshop: list[bytes] = []  # joined once: hundreds of segments must not cost O(n²)
     exif: Tiff | None = None
     xmp: list[bytes] = []
+    xmp_extension: list[tuple[int, bytes]] = []
     adobe_transform = -1
     while True:
         if pos + 4 > size:
@@ -87,6 +92,8 @@ def read_jpeg(data: bytes) -> Container:
             exif = Tiff(body, 6)
         elif marker == 0xE1 and _is_xmp(body):
             xmp.append(body[len(XMP_JPEG_HEADER) :])
+        elif marker == 0xE1 and xmp and _is_xmp_extension(body):
+            xmp_extension.append((len(xmp), body[len(XMP_EXTENSION_HEADER) :]))
         elif marker == 0xE2 and body.startswith(b"ICC_PROFILE\x00") and len(body) > 14:
             icc_chunks.setdefault(body[12], body[14:])
         elif marker == 0xED and body.startswith(b"Photoshop 3.0\x00"):
@@ -105,6 +112,7 @@ def read_jpeg(data: bytes) -> Container:
         exif=exif,
         iptc=iim_from_photoshop(b"".join(photoshop)) if photoshop else None,
         xmp=xmp,
+        xmp_extension=xmp_extension,
         icc=b"".join(icc_chunks[k] for k in sorted(icc_chunks)) or None,
         colour={"components": components, "adobe_transform": adobe_transform},
     )
@@ -189,3 +197,7 @@ def _is_xmp(body: bytes) -> bool:
     """metadata-extractor also takes the (malformed) ``XMP\\0://ns.adobe.com…`` preamble."""
     head = body[: len(XMP_JPEG_HEADER)]
     return head.lower() == XMP_JPEG_HEADER.lower() or head[:3].upper() == b"XMP"
+
+
+def _is_xmp_extension(body: bytes) -> bool:
+    return body[: len(XMP_EXTENSION_HEADER)].lower() == XMP_EXTENSION_HEADER.lower()

@@ -68,7 +68,7 @@ def _read(mime: str, data: bytes) -> FileFacts:
             exif_sub["Date/Time Original Composite"] = composite
         if ORIENTATION in ifd0 and ifd0[ORIENTATION].first_int != 1:
             orientation = ifd0[ORIENTATION].first_int
-    raw_xmp = raw_properties(container.xmp)
+    raw_xmp = raw_properties(container.xmp, container.xmp_extension)
     metadata = FileMetadata(
         iptc=iptc_map(container.iptc) if container.iptc else {},
         exif=exif,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+import struct
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any
@@ -93,6 +94,8 @@ _UUID = re.compile(r"(?:uuid:)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 MAX_VALUE_LENGTH = 5000
 #: XMP read per file; Grid's own test files carry at most tens of kilobytes
 MAX_XMP_BYTES = 2 * 1024 * 1024
+#: chunks of a JPEG's ExtendedXMP (a full 2 MB in 64 KB segments takes 33)
+MAX_EXTENDED_CHUNKS = 256
 REDACTED = (
     "REDACTED (value longer than 5000 characters, please refer to the metadata stored in the "
     "file itself)"
@@ -267,15 +270,22 @@ def parse_packet(packet: bytes) -> dict[str, str]:
     return flattener.props
 
 
-def raw_properties(packets: list[bytes]) -> dict[str, str]:
+def raw_properties(
+    packets: list[bytes], extension: Sequence[tuple[int, bytes]] = ()
+) -> dict[str, str]:
     """All packets merged (the first packet wins per key), trimmed, empty values dropped,
-    long values redacted and date keys cleaned, as Grid's FileMetadataReader does.
+    long values redacted and date keys cleaned, as Grid's FileMetadataReader does. A JPEG's
+    ExtendedXMP (``extension``: see Container.xmp_extension) comes last, as metadata-extractor
+    adds its directory after those of the main packets.
 
-    Packets beyond MAX_XMP_BYTES per file are skipped with a warning, so a hostile file (a
-    10 MB packet, hundreds of XMP segments) costs bounded time and memory."""
+    Packets beyond MAX_XMP_BYTES per file (the ExtendedXMP included) are skipped with a
+    warning, so a hostile file (a 10 MB packet, hundreds of XMP segments) costs bounded time
+    and memory."""
     merged: dict[str, str] = {}
     budget = MAX_XMP_BYTES
-    for packet in packets:
+    guid: str | None = None
+    guid_packet = 0
+    for index, packet in enumerate(packets):
         budget -= len(packet)
         if budget < 0:
             log.warning(
@@ -284,12 +294,69 @@ def raw_properties(packets: list[bytes]) -> dict[str, str]:
                 MAX_XMP_BYTES,
             )
             continue
-        for key, value in parse_packet(packet).items():
-            if key not in merged and (value := value.strip()):
-                # "ate" is a cheap superset of _cleaned's date-key test
-                long_or_date = len(value) > MAX_VALUE_LENGTH or "ate" in key
-                merged[key] = _cleaned(key, value) if long_or_date else value
+        properties = parse_packet(packet)
+        if guid is None and (guid := properties.get(_HAS_EXTENDED)) is not None:
+            guid_packet = index
+        _merge(merged, properties)
+    if guid is not None and extension:
+        chunks = [chunk for after, chunk in extension if after > guid_packet]
+        if (extended := extended_packet(guid, chunks, max(budget, 0))) is not None:
+            _merge(merged, parse_packet(extended))
     return merged
+
+
+def _merge(merged: dict[str, str], properties: dict[str, str]) -> None:
+    for key, value in properties.items():
+        if key not in merged and (value := value.strip()):
+            # "ate" is a cheap superset of _cleaned's date-key test
+            long_or_date = len(value) > MAX_VALUE_LENGTH or "ate" in key
+            merged[key] = _cleaned(key, value) if long_or_date else value
+
+
+_HAS_EXTENDED = "xmpNote:HasExtendedXMP"
+#: an ExtendedXMP chunk: 32-character GUID, full length, offset (both 32-bit big-endian)
+_CHUNK_HEADER = struct.Struct(">32sII")
+
+
+def extended_packet(guid: str, chunks: Sequence[bytes], limit: int) -> bytes | None:
+    """The ExtendedXMP packet named by ``guid``, reassembled as metadata-extractor does it:
+    chunks for another GUID are ignored, the first matching chunk fixes the full length, a
+    chunk giving another length (or reaching past it) is ignored, chunks land at their offset
+    in any order (a later one overwrites), and the GUID is not checked against the MD5.
+
+    None, with a warning, unless the chunks cover the whole packet (metadata-extractor parses
+    the zero-filled gaps, which fails unless a gap is whitespace), or when the packet is over
+    ``limit`` bytes or comes in more than MAX_EXTENDED_CHUNKS chunks."""
+    mine = [c for c in chunks if len(c) >= _CHUNK_HEADER.size and c[:32] == guid.encode()]
+    if not mine:
+        return None
+    _, length, _ = _CHUNK_HEADER.unpack_from(mine[0])
+    if length > limit or len(mine) > MAX_EXTENDED_CHUNKS:
+        log.warning(
+            "ExtendedXMP skipped: %d bytes in %d chunks (limits %d bytes, %d chunks)",
+            length,
+            len(mine),
+            limit,
+            MAX_EXTENDED_CHUNKS,
+        )
+        return None
+    packet = bytearray(length)
+    spans: list[tuple[int, int]] = []
+    for chunk in mine:
+        _, full, offset = _CHUNK_HEADER.unpack_from(chunk)
+        end = offset + len(chunk) - _CHUNK_HEADER.size
+        if full == length and end <= length:
+            packet[offset:end] = chunk[_CHUNK_HEADER.size :]
+            spans.append((offset, end))
+    covered = 0
+    for start, end in sorted(spans):
+        if start > covered:
+            break
+        covered = max(covered, end)
+    if covered < length:
+        log.warning("ExtendedXMP skipped: its chunks leave a gap at byte %d of %d", covered, length)
+        return None
+    return bytes(packet)
 
 
 def _cleaned(key: str, value: str) -> str:

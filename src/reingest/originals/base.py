@@ -59,6 +59,11 @@ class OriginalsStore(ABC):
     def ids(self) -> Iterator[str]:
         """Every stored id, streamed."""
 
+    @abstractmethod
+    def delete(self, image_id: str) -> bool:
+        """Remove an original and what is kept beside it (upload record, thumbnail, optimised
+        PNG), as Grid's thrall does once it has deleted an image; False if there was none."""
+
     def thumbnail_uri(self, image_id: str) -> str | None:
         """Where this store keeps the thumbnail of ``image_id``; None if it keeps none."""
         return None

@@ -77,6 +77,16 @@ class FileOriginalsStore(OriginalsStore):
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(path, data)
 
+    def delete(self, image_id: str) -> bool:
+        path = self.path_of(image_id)
+        for beside in (path.with_suffix(".json"), self.thumbnail_path(image_id)):
+            beside.unlink(missing_ok=True)
+        try:
+            path.unlink()
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        return True
+
     def ids(self) -> Iterator[str]:
         for _folder, _dirs, files in os.walk(self.root):
             yield from sorted(name for name in files if _ID_FILE.match(name))

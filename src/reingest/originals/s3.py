@@ -88,7 +88,9 @@ class S3OriginalsStore(OriginalsStore):
         self.client = aws_client("s3", url)
 
     def key_of(self, image_id: str) -> str:
-        key = storage_key(image_id)
+        return self._prefixed(storage_key(image_id))
+
+    def _prefixed(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def uri_of(self, image_id: str) -> str:
@@ -138,6 +140,16 @@ class S3OriginalsStore(OriginalsStore):
                 return False
             raise
         return True
+
+    def delete(self, image_id: str) -> bool:
+        """The original and Grid's optimised PNG beside it (``optimised/<key>``); S3 deletes
+        are idempotent, so whether there was an original is asked first."""
+        existed = self.exists(image_id)
+        keys = [self.key_of(image_id), self._prefixed(f"optimised/{storage_key(image_id)}")]
+        self.client.delete_objects(
+            Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}
+        )
+        return existed
 
     def ids(self) -> Iterator[str]:
         start = f"{self.prefix}/" if self.prefix else ""

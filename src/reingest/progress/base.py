@@ -22,7 +22,8 @@ class ProgressRow:
     attempts: int = 0
     owner: str | None = None
     lease_until: float | None = None
-    #: ``lastModified`` of the projection that was enqueued, so the checker can judge freshness
+    #: version of the projection that was enqueued: ``documents.file_digest`` of its
+    #: file-derived content, which the checker looks for in the index
     enqueued_version: str | None = None
     updated_at: float | None = None
 

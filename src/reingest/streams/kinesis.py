@@ -15,7 +15,8 @@ if missing), keyed ``pk``/``sk``:
 - ``shard#<priority>#<shard>`` / ``msg#<sequence>``: a record after the checkpoint that was
   handed out: owner, lease end, deliveries, acked (one query reads a shard's whole state). A lease is a conditional write (``attribute_not_exists``
   or "not acked and lease ended"), so two consumers never hold one record at once;
-- ``dead`` / ``<time>#<priority>#<id>``: dead letters with their reason and payload.
+- ``dead`` / ``<time>#<priority>#<id>``: dead letters with their reason and payload; the sort
+  key is the dead letter's id.
 
 ``receive`` reads each shard from its checkpoint, skips acked and still-leased records, leases
 the rest, and folds the acked prefix into the checkpoint (deleting those items). This is shared
@@ -31,7 +32,10 @@ a few batches), slower when a long run of records stays leased. Trade-offs, hone
 - resharding is handled naively (closed shards are read to their end like open ones);
 - records older than the stream's retention (24 h by default) are gone whatever the state says;
 - a dead letter whose payload exceeds DynamoDB's item size keeps its first ``DEAD_PAYLOAD_MAX``
-  bytes and says so in its reason.
+  bytes and says so in its reason; such a dead letter is never replayed (it would only be
+  dead-lettered again, without the first reason);
+- a replay posts to Kinesis, then deletes the dead letters: interrupted between the two, or
+  run twice at once, it posts some twice (at least once).
 """
 
 from __future__ import annotations
@@ -58,7 +62,12 @@ LAG_SCAN = 10_000
 RECEIVE_SCAN = 10_000
 #: GetRecords calls per shard by one receive() or lag() call (empty pages happen mid-stream)
 MAX_PAGES = 50
+#: the original's CloudWatch check: one period of 5 minutes, ending now
+ITERATOR_AGE_PERIOD = 300
+NO_ITERATOR_AGE = "no iterator-age datapoints from CloudWatch in the last 5 minutes"
 DEAD_PAYLOAD_MAX = 350_000
+TRUNCATED = "(payload truncated from"
+DEAD = "dead"
 #: how long the list of shards is reused before it is listed again (resharding is rare)
 SHARD_CACHE_SECONDS = 30.0
 CHECKPOINT = "checkpoint"
@@ -101,7 +110,8 @@ class KinesisStreams(Streams):
         self.state_table = option("state_table", f"{base}-reingest-state")
         #: "acks": lag from this backend's own acks (its consumers are reingest's thrall);
         #: "cloudwatch": the original's check, for streams a real Grid thrall consumes (it never
-        #: acks here): the streams' max GetRecords.IteratorAgeMilliseconds over 5 minutes
+        #: acks here): the streams' max GetRecords.IteratorAgeMilliseconds over 5 minutes,
+        #: none meaning "not fast"
         self.lag_source = option("lag", "acks")
         if self.lag_source not in ("acks", "cloudwatch"):
             raise ConfigurationError(f"lag must be acks or cloudwatch, got {self.lag_source!r}")
@@ -232,12 +242,12 @@ class KinesisStreams(Streams):
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         payload = delivery.payload
         if len(payload) > DEAD_PAYLOAD_MAX:
-            reason = f"{reason} (payload truncated from {len(payload)} bytes)"
+            reason = f"{reason} {TRUNCATED} {len(payload)} bytes)"
             payload = payload[:DEAD_PAYLOAD_MAX]
         self.dynamodb.put_item(
             TableName=self.state_table,
             Item={
-                "pk": {"S": "dead"},
+                "pk": {"S": DEAD},
                 "sk": {"S": f"{time.time_ns():020d}#{delivery.priority}#{delivery.id}"},
                 "id": {"S": delivery.id},
                 "priority": {"S": str(delivery.priority)},
@@ -247,27 +257,41 @@ class KinesisStreams(Streams):
         )
         self.ack([delivery])
 
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
         found: list[DeadLetter] = []
-        for item in self._query("dead", limit=limit):
-            found.append(
-                DeadLetter(
-                    item["id"]["S"],
-                    Priority(item["priority"]["S"]),
-                    item["reason"]["S"],
-                    bytes(item["payload"]["B"]),
-                )
-            )
+        if limit <= 0:
+            return found
+        for position, item in enumerate(self._query(DEAD, limit=offset + limit)):
+            if position < offset:  # read past, never kept: memory stays with ``limit``
+                continue
+            found.append(_dead_letter(item))
             if len(found) >= limit:
                 break
         return found
+
+    def replay_dead_letters(self, ids: Sequence[str]) -> int:
+        letters = []
+        for sk in dict.fromkeys(ids):
+            item = self.dynamodb.get_item(
+                TableName=self.state_table,
+                Key={"pk": {"S": DEAD}, "sk": {"S": sk}},
+                ConsistentRead=True,
+            ).get("Item")
+            if item is not None and TRUNCATED not in item["reason"]["S"]:
+                letters.append(_dead_letter(item))
+        for priority in Priority:
+            payloads = [letter.payload for letter in letters if letter.priority == priority]
+            if payloads:
+                self.publish(priority, payloads)
+        self._delete_items([{"pk": {"S": DEAD}, "sk": {"S": letter.id}} for letter in letters])
+        return len(letters)
 
     def dead_letter_count(self) -> int:
         total = 0
         request: dict[str, Any] = {
             "TableName": self.state_table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": "dead"}},
+            "ExpressionAttributeValues": {":pk": {"S": DEAD}},
             "Select": "COUNT",
         }
         while True:
@@ -292,20 +316,25 @@ class KinesisStreams(Streams):
         return StreamLag(depth, max(0.0, time.time() - oldest) if oldest is not None else 0.0)
 
     def _iterator_age(self, priority: Priority) -> StreamLag:
-        """The original Lambda's "Kinesis is nice and fast" figure. CloudWatch gives no depth,
-        so depth is 1 while consumers lag at all (enough for the checker's "wait" test)."""
+        """The original Lambda's "Kinesis is nice and fast" check: the Maximum of
+        GetRecords.IteratorAgeMilliseconds over one 300-second period ending now. Like the
+        original, no datapoint is not fast (lag unknown). CloudWatch gives no depth, so depth
+        is 1 while consumers lag at all (enough for the checker's "wait" test)."""
         assert self.cloudwatch is not None
         now = datetime.now(UTC)
         answer = self.cloudwatch.get_metric_statistics(
             Namespace="AWS/Kinesis",
             MetricName="GetRecords.IteratorAgeMilliseconds",
             Dimensions=[{"Name": "StreamName", "Value": self.names[priority]}],
-            StartTime=now - timedelta(minutes=5),
-            EndTime=now + timedelta(minutes=1),  # the current, still open period included
-            Period=60,
+            StartTime=now - timedelta(seconds=ITERATOR_AGE_PERIOD),
+            EndTime=now,
+            Period=ITERATOR_AGE_PERIOD,
             Statistics=["Maximum"],
         )
-        age_ms = max((point["Maximum"] for point in answer.get("Datapoints", [])), default=0.0)
+        points = answer.get("Datapoints", [])
+        if not points:
+            return StreamLag(0, 0.0, unknown=NO_ITERATOR_AGE)
+        age_ms = max(point["Maximum"] for point in points)
         return StreamLag(1 if age_ms > 0 else 0, age_ms / 1000)
 
     # -- helpers -------------------------------------------------------------------------------
@@ -475,11 +504,13 @@ class KinesisStreams(Streams):
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
         covered = [seq for seq in states if _pad(seq) <= _pad(sequence)]
-        for chunk in chunked(covered, 25):
+        self._delete_items([self._msg_key(priority, shard, seq) for seq in covered])
+
+    def _delete_items(self, keys: Sequence[dict[str, Any]]) -> None:
+        """Delete state items, 25 per BatchWriteItem, retrying what DynamoDB leaves undone."""
+        for chunk in chunked(keys, 25):
             pending: dict[str, Any] = {
-                self.state_table: [
-                    {"DeleteRequest": {"Key": self._msg_key(priority, shard, seq)}} for seq in chunk
-                ]
+                self.state_table: [{"DeleteRequest": {"Key": key}} for key in chunk]
             }
             for attempt in range(MAX_TRIES):
                 pending = (
@@ -489,3 +520,13 @@ class KinesisStreams(Streams):
                 if not pending:
                     break
                 backoff(attempt)
+
+
+def _dead_letter(item: dict[str, Any]) -> DeadLetter:
+    """A dead-letter item; its sort key is its id."""
+    return DeadLetter(
+        item["sk"]["S"],
+        Priority(item["priority"]["S"]),
+        item["reason"]["S"],
+        bytes(item["payload"]["B"]),
+    )
