@@ -126,7 +126,7 @@ class Components:
         the projection endpoint uses, whatever ``projection_url`` says)."""
         from .projection import Projector
 
-        return Projector(self.originals, self.services, self.settings.cleaners)
+        return Projector(self.originals, self.services, self.settings.processors)
 
     def close(self) -> None:
         closing = getattr(self.__dict__.pop("projector", None), "close", None)

@@ -22,13 +22,13 @@ from rich.text import Text
 from .backends import Components
 from .batch_check import check_batch
 from .batch_index import index_batch
-from .config import Settings
+from .config import Settings, processors_for_cleaners
 from .dates import from_epoch
 from .errors import ConfigurationError, ImageNotFound, LoaderError, ReingestError
 from .ids import queue_full_reindex, upload_ids
 from .ingest import ingest_files, iter_files
 from .loader import build_image
-from .loader.cleaners import chain
+from .loader.processors import chain
 from .metrics import collect, render, write_textfile
 from .originals.base import StoredOriginal, UploadRecord, image_id_of
 from .publish import publish_lines, replay_dead_letters
@@ -175,10 +175,16 @@ def ingest(
 @app.command("project-file")
 def project_file(
     path: Annotated[Path, typer.Argument(help="An image file.")],
+    processors: Annotated[
+        str | None,
+        typer.Option(
+            help="Image processors, comma-separated: none, guardian-cleaners, suppliers "
+            "[default: REINGEST_PROCESSORS, else guardian-cleaners,suppliers]."
+        ),
+    ] = None,
     cleaners: Annotated[
-        str,
-        typer.Option(help="Metadata cleaners to apply: none (as Grid's converter) or guardian."),
-    ] = "none",
+        str | None, typer.Option(hidden=True, help="Deprecated: --processors.")
+    ] = None,
 ) -> None:
     """Print the loader's projection of one file as Grid Image JSON."""
     try:
@@ -186,14 +192,18 @@ def project_file(
     except OSError as error:
         raise fail(f"{path}: {error.strerror or error}") from None
     try:
-        chosen = chain(cleaners)
+        if processors is None:
+            processors = (
+                processors_for_cleaners(cleaners) if cleaners else Settings.from_env().processors
+            )
+        chosen = chain(processors)
     except ConfigurationError as error:
         raise fail(str(error)) from None
     modified = from_epoch(path.stat().st_mtime)
     upload = UploadRecord(filename=path.name)
     stored = StoredOriginal(image_id_of(data), data, path.absolute().as_uri(), upload, modified)
     try:
-        image = build_image(stored, modified, chosen)
+        image = build_image(stored, modified, processors=chosen)
     except LoaderError as error:
         raise fail(f"{path}: {error}") from None
     dump(image.to_json())
