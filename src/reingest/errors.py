@@ -8,6 +8,7 @@ ReingestError
 │   └── CorruptFile           claims to be a supported type but cannot be read
 ├── DownstreamError           a data service answered with an unexpected status
 ├── MessageDecodeError        a stream message that is not a valid UpdateMessage
+├── MappingRejection          the index mapping refuses a document (Elasticsearch's error)
 └── ClaimLost                 a worker tried to settle ids it no longer owns
 """
 
@@ -48,6 +49,16 @@ class TransientError(DownstreamError):
 
 class MessageDecodeError(ReingestError):
     """A stream message could not be decoded into an UpdateMessage."""
+
+
+class MappingRejection(ReingestError):
+    """A document the index mapping refuses, told as Elasticsearch tells it: the error type
+    (``strict_dynamic_mapping_exception``, ``document_parsing_exception``) and its reason."""
+
+    def __init__(self, error_type: str, reason: str) -> None:
+        super().__init__(f"{error_type}: {reason}")
+        self.error_type = error_type
+        self.reason = reason
 
 
 class ClaimLost(ReingestError):

@@ -1,4 +1,7 @@
-"""Search index on SQLite: JSON documents keyed by id, the embedded default."""
+"""Search index on SQLite: JSON documents keyed by id, the embedded default.
+
+Every document is checked against Grid's mapping before it is written (``mapping.py``), so the
+embedded index refuses what Elasticsearch would refuse, with the same error."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import orjson
 from ..sqlite_db import SqliteDatabase, in_chunks, sqlite_path
 from .base import SearchIndex
 from .documents import Document, DocumentUpdate, apply_update
+from .mapping import check_document
 
 SCHEMA = """
 -- a rowid table, not WITHOUT ROWID: documents are kilobytes, and a rowid table keeps up to a
@@ -56,6 +60,7 @@ class SqliteSearchIndex(SearchIndex):
                 existing = current.get(update.image_id)
                 document = apply_update(existing, update)
                 if document is not None and document is not existing:
+                    check_document(document)  # refused as Elasticsearch would refuse it
                     current[update.image_id] = changed[update.image_id] = document
             conn.executemany(  # a stale or repeated message leaves its document unwritten
                 "INSERT OR REPLACE INTO documents (id, document, last_modified) VALUES (?, ?, ?)",
