@@ -64,6 +64,38 @@ def test_bad_messages_are_dead_lettered_with_a_reason_and_the_rest_applied(
     assert streams.lag(Priority.LOW).depth == 0
 
 
+def test_a_document_the_mapping_refuses_is_dead_lettered_and_its_neighbours_indexed(
+    components: Components,
+) -> None:
+    streams, index = components.streams, components.index
+    unknown_field = image("bad-top").model_copy(update={"notAGridField": 1})
+    unknown_metadata = image("bad-metadata").model_copy(
+        update={"metadata": ImageMetadata(title="t", foo="x")}
+    )
+    streams.publish(
+        Priority.LOW,
+        [
+            image_payload(REINGEST_IMAGE, image("good1")),
+            image_payload(REINGEST_IMAGE, unknown_field),
+            image_payload(REINGEST_IMAGE, unknown_metadata),
+            image_payload(REINGEST_IMAGE, image("good2")),
+        ],
+    )
+    assert drain(streams, index, "t", 30, max_cycles=5) == (2, 2)
+    assert sorted(index.get_many(["good1", "good2", "bad-top", "bad-metadata"])) == [
+        "good1",
+        "good2",
+    ]
+    prefix = "index rejected the document: MappingRejection: strict_dynamic_mapping_exception: "
+    assert sorted(d.reason for d in streams.dead_letters()) == [
+        f"{prefix}mapping set to strict, dynamic introduction of [foo] within [metadata] is not "
+        "allowed",
+        f"{prefix}mapping set to strict, dynamic introduction of [notAGridField] within [_doc] "
+        "is not allowed",
+    ]
+    assert streams.lag(Priority.LOW).depth == 0
+
+
 def test_delete_image_removes_the_document(components: Components) -> None:
     streams, index = components.streams, components.index
     streams.publish(Priority.HIGH, [image_payload(REINGEST_IMAGE, image("a"))])

@@ -163,7 +163,7 @@ class _Completion(_Field):
                 self._check_object(item, ctx)
             elif type(item) is not str:
                 self._reject(
-                    f"failed to parse [{self.path}]: expected text or object, but got "
+                    f"failed to parse [{self.path.rpartition('.')[2]}]: expected text or object, but got "
                     f"{_token(item)}"
                 )
 
