@@ -30,7 +30,6 @@ STRICT = "strict_dynamic_mapping_exception"
 PARSING = "document_parsing_exception"
 #: ``index.mapping.nested_objects.limit``: Grid keeps Elasticsearch's default
 NESTED_OBJECTS_LIMIT = 10_000
-DEFAULT_DATE_FORMAT = "strict_date_optional_time||epoch_millis"
 
 _SCALARS = frozenset({str, int, float, bool})
 _INT_RANGES = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
@@ -111,7 +110,7 @@ class _Integer(_Field):
                 return
             if not _NUMBER.fullmatch(value):
                 self.fail(value, ctx)
-            number: float = float(value)
+            number: float = int(value) if _LONG.fullmatch(value) else float(value)
         elif type(value) is int or type(value) is float:
             number = value
         else:
