@@ -1,6 +1,7 @@
 """The Elasticsearch index without a server: the official client runs for real, only its HTTP
 transport is replaced by a small in-memory Elasticsearch (documents, _seq_no/_primary_term
-optimistic concurrency, the strict top-level mapping). The shared index suite runs on it, and
+optimistic concurrency, and the mapping, judged by ``mapping.check_document`` as the embedded
+index judges it). The shared index suite runs on it, and
 the requests the backend builds are checked. Against a real server: REINGEST_TEST_ES_URL."""
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 
 from contracts import test_index_contract as contract
+from reingest.errors import ConfigurationError, MappingRejection
 from reingest.index.documents import DocumentUpdate, file_digest
-from reingest.index.elasticsearch import MAPPINGS, ElasticsearchIndex
+from reingest.index.elasticsearch import ElasticsearchIndex
+from reingest.index.mapping import MAPPING, SETTINGS, check_document
 
 
 class FakeElasticsearch:
@@ -110,7 +113,11 @@ class FakeElasticsearch:
             docs = self.indices[meta["_index"]]
             image_id = meta["_id"]
             result: dict[str, Any] = {"_id": image_id, "status": 200}
-            unknown = set(source) - set(MAPPINGS["properties"])
+            try:
+                check_document(source)
+                refused = None
+            except MappingRejection as error:
+                refused = {"type": error.error_type, "reason": error.reason}
             conflict = (action == "create" and image_id in docs) or (
                 action in ("index", "delete")
                 and (
@@ -121,15 +128,8 @@ class FakeElasticsearch:
                 )
             )
             self.conflict_once.discard(image_id)
-            if unknown:
-                result = {
-                    "_id": image_id,
-                    "status": 400,
-                    "error": {
-                        "type": "strict_dynamic_mapping_exception",
-                        "reason": f"mapping set to strict, dynamic introduction of {unknown}",
-                    },
-                }
+            if refused:
+                result = {"_id": image_id, "status": 400, "error": refused}
             elif conflict:
                 result = {
                     "_id": image_id,
@@ -175,18 +175,33 @@ def test_the_shared_index_suite_holds_on_the_client_with_a_fake_server(
     case(es_index)
 
 
-def test_the_index_is_created_once_with_grids_strict_mapping(
+def test_the_index_is_created_once_with_grids_packaged_mapping_and_settings(
     fake: FakeElasticsearch, es_index: ElasticsearchIndex
 ) -> None:
     assert es_index.index == "Images_Current"
     created = fake.created["Images_Current"]
-    assert created["mappings"]["dynamic"] == "strict"
-    assert created["mappings"]["properties"]["fileMetadata"]["dynamic"] is True
-    assert created["mappings"]["properties"]["identifiers"]["dynamic"] is True
+    assert created == {"mappings": MAPPING, "settings": SETTINGS}
+    assert created["settings"]["index"]["number_of_shards"] == 1
+    assert created["settings"]["index"]["number_of_replicas"] == 0
     ElasticsearchIndex("http://localhost:9200/Images_Current").close()
     assert [r for r in fake.requests if r[0] == "PUT" and r[1] == "/Images_Current"] == [
         ("PUT", "/Images_Current", created)
     ]
+
+
+def test_shards_and_replicas_come_from_the_url(fake: FakeElasticsearch) -> None:
+    ElasticsearchIndex("http://localhost:9200/images?shards=5&replicas=2").close()
+    settings = fake.created["images"]["settings"]
+    assert settings["index"] == {
+        **SETTINGS["index"],
+        "number_of_shards": 5,
+        "number_of_replicas": 2,
+    }
+    assert settings["analysis"] == SETTINGS["analysis"]
+    assert SETTINGS["index"]["number_of_shards"] == 1  # the packaged settings are untouched
+    for bad in ("shards=0", "replicas=-1", "shards=two", "refresh=1"):
+        with pytest.raises(ConfigurationError):
+            ElasticsearchIndex(f"http://localhost:9200/other?{bad}")
 
 
 def test_writes_are_conditional_and_wait_for_refresh(
@@ -232,10 +247,14 @@ def test_deletes_are_conditional_too(fake: FakeElasticsearch, es_index: Elastics
 
 
 def test_a_document_the_mapping_refuses_is_a_readable_error(es_index: ElasticsearchIndex) -> None:
-    from reingest.errors import DownstreamError
+    """A 400 on a bulk item is that document's fault (DocumentRejected: thrall dead-letters
+    its message alone); any other failure is the cluster's (DownstreamError)."""
+    from reingest.errors import DocumentRejected
 
     bad = contract.image("a", notAGridField=1)
-    with pytest.raises(DownstreamError, match="refused 1 documents; first: a: mapping set"):
+    with pytest.raises(
+        DocumentRejected, match=r"refused 1 documents; first: a: mapping set to strict"
+    ):
         es_index.apply([DocumentUpdate.image(bad, "2024-01-01T00:00:00.000Z")])
 
 

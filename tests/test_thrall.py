@@ -4,7 +4,6 @@ import hashlib
 import json
 
 from reingest.backends import Components
-from reingest.index.documents import DocumentUpdate
 from reingest.messages import REINGEST_IMAGE, UpdateMessage, image_payload
 from reingest.model import Asset, Image, ImageMetadata, Usage
 from reingest.originals.base import UploadRecord
@@ -119,6 +118,37 @@ def test_a_delete_in_the_same_batch_as_the_upload_deletes_the_image_and_its_orig
     assert index.get(kept_id) is not None and originals.exists(kept_id)
 
 
+def test_a_document_the_mapping_refuses_is_dead_lettered_and_its_neighbours_indexed(
+    components: Components,
+) -> None:
+    streams, index = components.streams, components.index
+    unknown_field = image("bad-top").model_copy(update={"notAGridField": 1})
+    unknown_metadata = image("bad-metadata").model_copy(
+        update={"metadata": ImageMetadata(title="t", foo="x")}
+    )
+    streams.publish(
+        Priority.LOW,
+        [
+            image_payload(REINGEST_IMAGE, image("good1")),
+            image_payload(REINGEST_IMAGE, unknown_field),
+            image_payload(REINGEST_IMAGE, unknown_metadata),
+            image_payload(REINGEST_IMAGE, image("good2")),
+        ],
+    )
+    assert drain(streams, index, "t", 30, max_cycles=5) == (2, 2)
+    names = ["good1", "good2", "bad-top", "bad-metadata"]
+    found = index.get_many([grid_id(name) for name in names])
+    assert sorted(found) == sorted([grid_id("good1"), grid_id("good2")])
+    prefix = "index rejected the update: strict_dynamic_mapping_exception: "
+    assert sorted(d.reason for d in streams.dead_letters()) == [
+        f"{prefix}mapping set to strict, dynamic introduction of [foo] within [metadata] is not "
+        "allowed",
+        f"{prefix}mapping set to strict, dynamic introduction of [notAGridField] within [_doc] "
+        "is not allowed",
+    ]
+    assert streams.lag(Priority.LOW).depth == 0
+
+
 def test_a_user_edit_overtakes_a_hundred_thousand_waiting_reingest_messages(
     components: Components,
 ) -> None:
@@ -163,7 +193,10 @@ def test_an_update_its_document_cannot_take_is_dead_lettered_alone(
     by something else) dead-letters that message, even when it is the whole batch."""
     streams, index = components.streams, components.index
     odd = image("a").to_json() | {"usages": {"not": "a list"}}
-    index.apply([DocumentUpdate.image(odd, LATER)])
+    with index.db.write() as conn:  # type: ignore[attr-defined]  # as an older version wrote it
+        conn.execute(
+            "INSERT INTO documents (id, document) VALUES (?, ?)", (odd["id"], json.dumps(odd))
+        )
     status = {
         "subject": "update-usage-status",
         "id": grid_id("a"),

@@ -9,6 +9,7 @@ ReingestError
 ├── DownstreamError           a data service answered with an unexpected status
 ├── MessageDecodeError        a stream message that is not a valid UpdateMessage
 ├── DocumentRejected          the index cannot take one update (its rule failed, the mapping refuses it)
+│   └── MappingRejection      the index mapping refuses a document (Elasticsearch's error)
 └── ClaimLost                 a worker tried to settle ids it no longer owns
 """
 
@@ -55,6 +56,16 @@ class DocumentRejected(ReingestError):
     """One update cannot be applied to its document, whatever the index's health: a rule
     failed on what the document holds, or the mapping refuses the result. Retrying will not
     help; thrall dead-letters that message alone."""
+
+
+class MappingRejection(DocumentRejected):
+    """A document the index mapping refuses, told as Elasticsearch tells it: the error type
+    (``strict_dynamic_mapping_exception``, ``document_parsing_exception``) and its reason."""
+
+    def __init__(self, error_type: str, reason: str) -> None:
+        super().__init__(f"{error_type}: {reason}")
+        self.error_type = error_type
+        self.reason = reason
 
 
 class ClaimLost(ReingestError):

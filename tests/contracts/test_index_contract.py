@@ -54,6 +54,195 @@ def image(image_id: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+def asset(file: str, **fields: Any) -> dict[str, Any]:
+    """An Asset as Grid writes it (``Asset.scala``)."""
+    return {
+        "file": file,
+        "size": 12345,
+        "mimeType": "image/jpeg",
+        "dimensions": {"width": 800, "height": 600},
+        "secureUrl": f"{file}?signature=abc",
+        "orientationMetadata": {"exifOrientation": 6},
+        "orientedDimensions": {"width": 600, "height": 800},
+        "orientation": "portrait",
+        **fields,
+    }
+
+
+def grid_image(image_id: str) -> dict[str, Any]:
+    """An image with every part Grid's services write, in the shapes of Grid's model classes
+    (``common-lib/.../model``): usages of every kind, leases, collections, exports (crops),
+    user metadata with a photoshoot, syndication rights, a soft delete, and the fields only
+    the index holds (``suggestMetadataCredit``, ``usagesPlatform``, ``esInfo``)."""
+    metadata = {
+        "dateTaken": "2019-06-01T12:00:00.000+01:00",
+        "description": "A description",
+        "credit": "Getty Images",
+        "creditUri": "https://example.com/credit",
+        "byline": "A Photographer",
+        "bylineTitle": "Staff",
+        "title": "A title",
+        "copyright": "2019 Getty Images",
+        "suppliersReference": "12345",
+        "source": "Getty Images Europe",
+        "specialInstructions": "None",
+        "keywords": ["sport", "cricket"],
+        "subLocation": "Headingley",
+        "city": "Leeds",
+        "state": "West Yorkshire",
+        "country": "United Kingdom",
+        "subjects": ["sport"],
+        "peopleInImage": ["A Person"],
+        "domainMetadata": {"specialist": {"rating": 5, "notes": ["a", "b"]}},
+        "imageType": "Photograph",
+    }
+    rights = {"category": "agency", "supplier": "Getty Images", "suppliersCollection": "AFP"}
+    usage = {
+        "id": "composer/abc",
+        "references": [{"type": "frontend", "uri": "https://www.theguardian.com/x", "name": "X"}],
+        "platform": "digital",
+        "media": "image",
+        "status": "published",
+        "dateAdded": "2020-01-02T00:00:00.000Z",
+        "lastModified": "2020-01-02T00:00:00.000Z",
+        "digitalUsageMetadata": {
+            "webUrl": "https://www.theguardian.com/x",
+            "webTitle": "X",
+            "sectionId": "sport",
+            "composerUrl": "https://composer/x",
+        },
+    }
+    print_usage = {
+        **usage,
+        "id": "print/1",
+        "platform": "print",
+        "status": "pending",
+        "digitalUsageMetadata": None,
+        "printUsageMetadata": {
+            "sectionName": "Sport",
+            "issueDate": "2020-01-03T00:00:00.000Z",
+            "pageNumber": 12,
+            "storyName": "Story",
+            "publicationCode": "gdn",
+            "publicationName": "The Guardian",
+            "layoutId": 1234567,
+            "edition": 1,
+            "size": {"x": 10, "y": 20},
+            "orderedBy": "Someone",
+            "sectionCode": "spt",
+            "notes": "n",
+            "source": "indesign",
+        },
+    }
+    others = [
+        {**usage, "id": f"{kind}/1", "platform": platform, "digitalUsageMetadata": None, kind: data}
+        for kind, platform, data in [
+            ("syndicationUsageMetadata", "syndication", {"partnerName": "P", "syndicatedBy": "s"}),
+            ("frontUsageMetadata", "front", {"addedBy": "a", "front": "uk"}),
+            ("downloadUsageMetadata", "download", {"downloadedBy": "d"}),
+            ("childUsageMetadata", "child", {"addedBy": "a", "childMediaId": "c" * 40}),
+        ]
+    ]
+    action = {"author": "someone@example.com", "date": "2020-01-04T00:00:00.000+00:00"}
+    return image(
+        image_id,
+        identifiers={"picdarUrn": "12*543^25"},
+        uploadInfo={"filename": "a.jpg"},
+        source=asset("http://bucket/a"),
+        thumbnail=asset("http://thumbs/a", size=2000),
+        optimisedPng=asset("http://png/a", mimeType="image/png"),
+        fileMetadata={
+            "iptc": {"By-line": "A Photographer"},
+            "exif": {"Make": "Canon"},
+            "xmp": {"dc:subject": ["a", "b"], "xmpMM:History": [{"stEvt:action": "saved"}]},
+            "colourModel": "RGB",
+        },
+        metadata=metadata,
+        originalMetadata={k: v for k, v in metadata.items() if k != "description"},
+        usageRights=rights,
+        originalUsageRights={
+            "category": "staff-photographer",
+            "photographer": "P",
+            "publication": "The Guardian",
+        },
+        exports=[
+            {
+                "id": "0_0_800_600",
+                "author": "someone@example.com",
+                "date": "2020-01-05T00:00:00.000Z",
+                "specification": {
+                    "uri": "https://api/images/x",
+                    "bounds": {"x": 0, "y": 0, "width": 800, "height": 600},
+                    "aspectRatio": "4:3",
+                    "type": "crop",
+                    "rotation": 0,
+                },
+                "master": asset("http://crops/master.jpg"),
+                "assets": [asset("http://crops/800.jpg"), asset("http://crops/400.jpg")],
+            }
+        ],
+        usages=[usage, print_usage, *others],
+        usagesPlatform=["digital", "print"],
+        usagesStatus=["published", "pending"],
+        usagesLastModified="2020-01-02T00:00:00.000Z",
+        leases={
+            "leases": [
+                {
+                    "id": "lease-1",
+                    "leasedBy": "someone@example.com",
+                    "startDate": "2020-01-01T00:00:00.000Z",
+                    "endDate": "2030-01-01T00:00:00.000Z",
+                    "access": "allow-use",
+                    "active": True,
+                    "notes": "ok",
+                    "mediaId": image_id,
+                    "createdAt": "2020-01-01T00:00:00.000Z",
+                }
+            ],
+            "lastModified": "2020-01-01T00:00:00.000Z",
+        },
+        collections=[
+            {
+                "path": ["sport", "cricket"],
+                "pathId": "sport/cricket",
+                "description": "cricket",
+                "actionData": action,
+            }
+        ],
+        userMetadata={
+            "archived": True,
+            "labels": ["label"],
+            "metadata": {"title": "edited", "credit": ""},
+            "usageRights": {"category": "handout", "restrictions": "Use only with credit"},
+            "photoshoot": {"title": "A shoot", "suggest": {"input": ["A shoot"]}},
+            "lastModified": "2020-01-06T00:00:00.000Z",
+        },
+        userMetadataLastModified="2020-01-06T00:00:00.000Z",
+        syndicationRights={
+            "published": "2020-01-07T00:00:00.000+00:00",
+            "suppliers": [{"supplierName": "Getty", "supplierId": "g", "prAgreement": True}],
+            "rights": [
+                {
+                    "rightCode": "SYND",
+                    "acquired": True,
+                    "properties": [
+                        {
+                            "propertyCode": "WTO",
+                            "expiresOn": "2021-01-01T00:00:00.000+00:00",
+                            "value": "x",
+                        }
+                    ],
+                }
+            ],
+            "isInferred": False,
+        },
+        softDeletedMetadata={"deleteTime": "2020-01-08T00:00:00.000Z", "deletedBy": "someone"},
+        suggestMetadataCredit={"input": ["Getty Images"]},
+        esInfo={"migration": {"migratedTo": "images_2020", "failures": {"images_2019": "boom"}}},
+        embedding={"cohereEmbedV4": {"image": [0.5] * 256}},
+    )
+
+
 def test_a_new_image_is_inserted_stamped_with_the_message_time(index: SearchIndex) -> None:
     index.apply([DocumentUpdate.image(image("a"), "2024-01-01T00:00:00.000Z")])
     document = index.get("a")
@@ -334,6 +523,33 @@ def test_last_modified_never_moves_back(index: SearchIndex) -> None:
     index.apply([message("a", "set-image-collections", T2, [])])
     index.apply([message("a", "set-image-collections", T1, [])])
     assert stored(index)["lastModified"] == T2
+
+
+def test_a_document_with_every_part_grid_writes_is_accepted(index: SearchIndex) -> None:
+    document = grid_image("a")
+    index.apply([DocumentUpdate.image(document, "2024-01-01T00:00:00.000Z")])
+    assert index.get("a") == {**document, "lastModified": "2024-01-01T00:00:00.000Z"}
+
+
+#: documents Grid's strict mapping refuses, and the reason Elasticsearch gives
+REFUSED = [
+    ({"foo": 1}, r"dynamic introduction of \[foo\] within \[_doc\] is not allowed"),
+    (
+        {"metadata": {"title": "t", "foo": "x"}},
+        r"dynamic introduction of \[foo\] within \[metadata\] is not allowed",
+    ),
+    ({"uploadTime": "yesterday"}, r"failed to parse field \[uploadTime\] of type \[date\]"),
+]
+
+
+def test_a_document_the_mapping_refuses_is_not_written(index: SearchIndex) -> None:
+    index.apply([DocumentUpdate.image(image("good"), "2024-01-01T00:00:00.000Z")])
+    for fields, reason in REFUSED:
+        bad = image("bad", **fields)
+        with pytest.raises(Exception, match=reason):
+            index.apply([DocumentUpdate.image(bad, "2024-01-01T00:00:00.000Z")])
+        assert index.get("bad") is None
+    assert index.count() == 1
 
 
 def test_search_finds_every_word_and_filters_by_field(index: SearchIndex) -> None:

@@ -1,8 +1,10 @@
-"""Search index on Elasticsearch (``http(s)://[user:password@]host:port/INDEX``).
+"""Search index on Elasticsearch (``http(s)://[user:password@]host:port/INDEX[?shards=N&replicas=M]``).
 
 ``INDEX`` is the index or alias written to and read from (default ``images``; Grid's is the
-``Images_Current`` alias). It is created with Grid's mapping (a subset of ``Mappings.scala``,
-grid-model.md §1) if missing. ``REINGEST_ES_API_KEY`` sets an API key.
+``Images_Current`` alias). If missing it is created with Grid's complete mapping and settings
+(``mapping.json``: ``Mappings.scala`` and ``IndexSettings.scala``), with ``shards`` primary
+shards and ``replicas`` replicas (default 1 and 0, Grid's development configuration).
+``REINGEST_ES_API_KEY`` sets an API key.
 
 **Updates** are read-modify-write with optimistic concurrency: ``mget`` the current documents
 (with ``_seq_no`` / ``_primary_term``), compute each new document with the pure
@@ -24,7 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
@@ -32,160 +34,25 @@ from ..batching import chunked
 from ..errors import ConfigurationError, DocumentRejected, DownstreamError, TransientError
 from .base import SearchIndex
 from .documents import FILE_DERIVED, Document, DocumentUpdate, apply_in_order, file_digest
+from .mapping import MAPPING, SETTINGS
 
 MAX_TRIES = 5
 CHUNK = 500
-#: Grid indexes fileMetadata strings as keywords up to this length (Lucene's term limit / 4)
-IGNORE_ABOVE = 29489
-
-KEYWORD = {"type": "keyword"}
-DATE = {"type": "date"}
-TEXT = {"type": "text"}
-TEXT_AND_KEYWORD = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}
-NOT_INDEXED = {"type": "object", "enabled": False}
 
 
-def _object(properties: dict[str, Any], dynamic: bool | str = False) -> dict[str, Any]:
-    """An object whose unmapped fields are kept in ``_source`` but not indexed (the top level is
-    strict, and strictness is inherited, so every sub-object says what it wants)."""
-    return {"type": "object", "dynamic": dynamic, "properties": properties}
-
-
-_METADATA = _object(
-    {
-        "dateTaken": DATE,
-        "description": TEXT,
-        "credit": KEYWORD,
-        "creditUri": KEYWORD,
-        "byline": TEXT_AND_KEYWORD,
-        "bylineTitle": TEXT,
-        "title": TEXT,
-        "copyright": TEXT,
-        "suppliersReference": TEXT_AND_KEYWORD,
-        "source": KEYWORD,
-        "specialInstructions": TEXT,
-        "keywords": KEYWORD,
-        "subLocation": TEXT,
-        "city": TEXT,
-        "state": TEXT,
-        "country": TEXT,
-        "subjects": KEYWORD,
-        "peopleInImage": TEXT_AND_KEYWORD,
-        "imageType": KEYWORD,
-        "domainMetadata": NOT_INDEXED,
-    }
-)
-_ASSET = _object(
-    {
-        "file": {"type": "keyword", "index": False},
-        "secureUrl": {"type": "keyword", "index": False},
-        "size": {"type": "long"},
-        "mimeType": KEYWORD,
-        "dimensions": _object({"width": {"type": "integer"}, "height": {"type": "integer"}}),
-        "orientedDimensions": _object(
-            {"width": {"type": "integer"}, "height": {"type": "integer"}}
-        ),
-        "orientation": KEYWORD,
-    }
-)
-_USAGE_RIGHTS = _object(
-    {
-        "category": KEYWORD,
-        "supplier": KEYWORD,
-        "suppliersCollection": KEYWORD,
-        "photographer": KEYWORD,
-        "publication": KEYWORD,
-        "creator": KEYWORD,
-        "restrictions": TEXT,
-    }
-)
-
-#: Grid's ``Mappings.scala``, reduced to what search and the tools here use
-MAPPINGS: dict[str, Any] = {
-    "dynamic": "strict",
-    "date_detection": False,
-    "numeric_detection": False,
-    "dynamic_templates": [
-        {
-            "strings_as_keywords": {
-                "match_mapping_type": "string",
-                "mapping": {"type": "keyword", "ignore_above": IGNORE_ABOVE},
-            }
-        }
-    ],
-    "properties": {
-        "id": KEYWORD,
-        "uploadTime": DATE,
-        "uploadedBy": KEYWORD,
-        "lastModified": DATE,
-        "identifiers": {"type": "object", "dynamic": True},
-        "uploadInfo": _object({"filename": KEYWORD}),
-        "source": _ASSET,
-        "thumbnail": _ASSET,
-        "optimisedPng": _ASSET,
-        "fileMetadata": {"type": "object", "dynamic": True},
-        "metadata": _METADATA,
-        "originalMetadata": _METADATA,
-        "usageRights": _USAGE_RIGHTS,
-        "originalUsageRights": _USAGE_RIGHTS,
-        "exports": _object({"id": KEYWORD, "author": KEYWORD, "date": DATE}),
-        "usages": {
-            "type": "nested",
-            "dynamic": False,
-            "properties": {
-                "id": KEYWORD,
-                "platform": KEYWORD,
-                "media": KEYWORD,
-                "status": KEYWORD,
-                "dateAdded": DATE,
-                "dateRemoved": DATE,
-                "lastModified": DATE,
-            },
-        },
-        "leases": _object(
-            {
-                "lastModified": DATE,
-                "leases": {
-                    "type": "nested",
-                    "dynamic": False,
-                    "properties": {
-                        "id": KEYWORD,
-                        "access": KEYWORD,
-                        "mediaId": KEYWORD,
-                        "startDate": DATE,
-                        "endDate": DATE,
-                        "createdAt": DATE,
-                        "active": {"type": "boolean"},
-                    },
-                },
-            }
-        ),
-        "collections": _object({"path": KEYWORD, "pathId": KEYWORD, "description": TEXT}),
-        "softDeletedMetadata": _object({"deleteTime": DATE, "deletedBy": KEYWORD}),
-        "userMetadata": _object(
-            {
-                "archived": {"type": "boolean"},
-                "labels": KEYWORD,
-                "metadata": _METADATA,
-                "usageRights": _USAGE_RIGHTS,
-                "photoshoot": _object({"title": KEYWORD}),
-                "lastModified": DATE,
-            }
-        ),
-        "userMetadataLastModified": DATE,
-        "syndicationRights": _object({"published": DATE, "isInferred": {"type": "boolean"}}),
-        # dense vectors are off here: kept in _source only
-        "embedding": NOT_INDEXED,
-        # Grid maps this as a completion suggester; kept in _source only (an empty input list
-        # is what apply_image writes when there is no credit)
-        "suggestMetadataCredit": NOT_INDEXED,
-        "usagesPlatform": KEYWORD,
-        "usagesStatus": KEYWORD,
-        "usagesLastModified": DATE,
-        "esInfo": _object({"migration": _object({"migratedTo": KEYWORD})}),
-    },
-}
-SETTINGS: dict[str, Any] = {"index": {"mapping": {"total_fields": {"limit": 10_000}}}}
+def index_settings(query: str) -> dict[str, Any]:
+    """``mapping.json``'s settings with the shard and replica counts of the URL's
+    ``?shards=N&replicas=M`` (Grid reads them from ``es6.shards`` / ``es6.replicas``)."""
+    counts = {"shards": "number_of_shards", "replicas": "number_of_replicas"}
+    index = dict(SETTINGS["index"])
+    for name, values in parse_qs(query).items():
+        if name not in counts:
+            raise ConfigurationError(f"unknown Elasticsearch URL parameter {name!r}")
+        value = values[-1]
+        if not value.isdigit() or (name == "shards" and int(value) == 0):
+            raise ConfigurationError(f"{name} must be a whole number (shards ≥ 1), got {value!r}")
+        index[counts[name]] = int(value)
+    return {**SETTINGS, "index": index}
 
 
 class ElasticsearchIndex(SearchIndex):
@@ -205,6 +72,7 @@ class ElasticsearchIndex(SearchIndex):
         if api_key := os.environ.get("REINGEST_ES_API_KEY"):
             options["api_key"] = api_key
         self.index = unquote(parsed.path.strip("/")) or "images"
+        self.settings = index_settings(parsed.query)
         self.client = Elasticsearch(**options)
         self._ensure_index()
 
@@ -212,7 +80,7 @@ class ElasticsearchIndex(SearchIndex):
         if self.client.indices.exists(index=self.index):
             return
         try:
-            self.client.indices.create(index=self.index, mappings=MAPPINGS, settings=SETTINGS)
+            self.client.indices.create(index=self.index, mappings=MAPPING, settings=self.settings)
         except ApiError as error:
             if error.error != "resource_already_exists_exception":  # created meanwhile
                 raise

@@ -1,4 +1,7 @@
-"""Search index on SQLite: JSON documents keyed by id, the embedded default."""
+"""Search index on SQLite: JSON documents keyed by id, the embedded default.
+
+Every document is checked against Grid's mapping before it is written (``mapping.py``), so the
+embedded index refuses what Elasticsearch would refuse, with the same error."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import orjson
 from ..sqlite_db import SqliteDatabase, in_chunks, sqlite_path
 from .base import SearchIndex
 from .documents import FILE_DERIVED, Document, DocumentUpdate, apply_in_order, file_digest
+from .mapping import check_document
 
 SCHEMA = """
 -- a rowid table, not WITHOUT ROWID: documents are kilobytes, and a rowid table keeps up to a
@@ -62,6 +66,8 @@ class SqliteSearchIndex(SearchIndex):
                 for image_id, doc in after.items()
                 if doc is not None and doc != before.get(image_id)
             }
+            for doc in changed.values():
+                check_document(doc)  # refused as Elasticsearch would refuse it
             conn.executemany(
                 "INSERT OR REPLACE INTO documents (id, document) VALUES (?, ?)",
                 ((image_id, orjson.dumps(doc).decode()) for image_id, doc in changed.items()),
