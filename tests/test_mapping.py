@@ -13,9 +13,14 @@ from reingest.errors import LoaderError, MappingRejection
 from reingest.index.documents import apply_image
 from reingest.index.mapping import MAPPING, NESTED_OBJECTS_LIMIT, SETTINGS, check_document
 from reingest.loader import build_image
+from reingest.loader.processors import DEFAULT_PROCESSORS, chain
 from reingest.originals.base import StoredOriginal, UploadRecord, image_id_of, storage_key
 
 NOW = "2024-01-01T00:00:00.000Z"
+
+
+#: what a projection indexes: Grid's default loader chain
+DEFAULT_CHAIN = chain(DEFAULT_PROCESSORS)
 
 
 def objects(mapping: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -107,7 +112,7 @@ def test_every_grid_fixture_image_and_a_document_with_every_part_are_accepted(
         upload = UploadRecord(uploaded_by="u", upload_time=NOW, filename=path.name)
         original = StoredOriginal(image_id, data, f"s3://b/{storage_key(image_id)}", upload, NOW)
         try:
-            projected = build_image(original, NOW).to_json()
+            projected = build_image(original, NOW, processors=DEFAULT_CHAIN).to_json()
         except LoaderError:  # unsupported or corrupt: never indexed
             continue
         check_document(apply_image(None, projected, NOW))
