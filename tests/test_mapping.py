@@ -10,7 +10,7 @@ import pytest
 
 from contracts.test_index_contract import grid_image, image
 from reingest.errors import LoaderError, MappingRejection
-from reingest.index.documents import apply_image
+from reingest.index.documents import DocumentUpdate, apply_image
 from reingest.index.mapping import MAPPING, NESTED_OBJECTS_LIMIT, SETTINGS, check_document
 from reingest.loader import build_image
 from reingest.loader.processors import DEFAULT_PROCESSORS, chain
@@ -115,7 +115,7 @@ def test_every_grid_fixture_image_and_a_document_with_every_part_are_accepted(
             projected = build_image(original, NOW, processors=DEFAULT_CHAIN).to_json()
         except LoaderError:  # unsupported or corrupt: never indexed
             continue
-        check_document(apply_image(None, projected, NOW))
+        check_document(apply_image(None, DocumentUpdate.image(projected, NOW)))
         checked += 1
     assert checked >= 20
     check_document(grid_image("a"))
