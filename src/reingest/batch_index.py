@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import orjson
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from . import claim_log
@@ -19,7 +20,7 @@ from .config import Settings
 from .dates import now_iso
 from .errors import TransientError
 from .failures import classify
-from .index.documents import FILE_DERIVED, file_digest
+from .index.documents import file_digest
 from .messages import REINGEST_IMAGE, image_payload
 from .model import Image
 from .progress.base import Claim, Outcome, ProgressTable
@@ -112,14 +113,15 @@ def _project(
     """Project and serialise one image; every failure becomes this image's outcome with a
     reason, never an exception that would cost its neighbours."""
     try:
-        image = _projection(projector, claim.id, settings)
+        image = _projection(projector, claim.id, settings).to_json_bytes()
         payload = image_payload(REINGEST_IMAGE, image, now_iso())
         if len(payload) > settings.max_size:
             reason = f"projection is {len(payload)} bytes; MAX_SIZE is {settings.max_size}"
             return Outcome(claim.id, State.TooBig, reason), None
-        # what the checker will look for in the index: this projection's file-derived content
-        included = image.model_dump(mode="json", include=_FILE_DERIVED, exclude_none=True)
-        return Outcome(claim.id, State.Enqueued, None, file_digest(included)), payload
+        # what the checker will look for in the index: this projection's file-derived content,
+        # read back from the JSON as thrall will read it
+        digest = file_digest(orjson.loads(image))
+        return Outcome(claim.id, State.Enqueued, None, digest), payload
     except Exception as error:
         state, reason = classify(error)
         return Outcome(claim.id, state, reason), None
@@ -140,6 +142,3 @@ def _projection(projector: ImageProjector, image_id: str, settings: Settings) ->
             reraise=True,
         )
         return retrying(projector.project, image_id)
-
-
-_FILE_DERIVED = set(FILE_DERIVED)

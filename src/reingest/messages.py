@@ -149,11 +149,13 @@ def translate(message: UpdateMessage) -> DocumentUpdate:
     )
 
 
-def image_payload(subject: str, image: Image, last_modified: str | None = None) -> bytes:
-    """The wire bytes of an UpdateMessage carrying ``image``, written straight from the model:
-    this runs once per image of every batch, so no envelope model is built around it."""
+def image_payload(subject: str, image: Image | bytes, last_modified: str | None = None) -> bytes:
+    """The wire bytes of an UpdateMessage carrying ``image`` (a model, or the JSON bytes of
+    one), written straight from the model: this runs once per image of every batch, so no
+    envelope model is built around it."""
     envelope = orjson.dumps({"subject": subject, "lastModified": last_modified or now_iso()})
-    return envelope[:-1] + b',"image":' + image.to_json_bytes() + b"}"
+    image_bytes = image if isinstance(image, bytes) else image.to_json_bytes()
+    return envelope[:-1] + b',"image":' + image_bytes + b"}"
 
 
 def compressed(payload: bytes) -> bytes:

@@ -21,11 +21,14 @@ SCHEMA = """
 -- page of them inline where an index-organised row spills past a quarter page into overflow
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
-    document TEXT NOT NULL
+    document TEXT NOT NULL,
+    -- documents.file_digest of the document, kept as it is written: what the checker reads
+    file_digest TEXT
 );
 """
 
-#: json_extract's paths for the FILE_DERIVED fields (several paths: one JSON array back)
+#: json_extract's paths for the FILE_DERIVED fields (several paths: one JSON array back), for
+#: rows written before the file_digest column
 _FILE_DERIVED_PATHS = ", ".join(f"'$.{name}'" for name in FILE_DERIVED)
 #: a filter field: a dotted path of plain names (never interpolated unchecked into SQL)
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -34,6 +37,10 @@ _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 class SqliteSearchIndex(SearchIndex):
     def __init__(self, url: str) -> None:
         self.db = SqliteDatabase(sqlite_path(url), SCHEMA)
+        with self.db.write() as conn:  # an index made by an earlier version gains the column
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(documents)")}
+            if "file_digest" not in columns:
+                conn.execute("ALTER TABLE documents ADD COLUMN file_digest TEXT")
 
     def get(self, image_id: str) -> Document | None:
         return self.get_many([image_id]).get(image_id)
@@ -46,12 +53,13 @@ class SqliteSearchIndex(SearchIndex):
         found: dict[str, str] = {}
         with self.db.read() as conn:
             for marks, chunk in in_chunks(ids):
-                for image_id, values in conn.execute(
-                    f"SELECT id, json_extract(document, {_FILE_DERIVED_PATHS}) "
+                for image_id, digest, values in conn.execute(
+                    "SELECT id, file_digest, CASE WHEN file_digest IS NULL THEN "
+                    f"json_extract(document, {_FILE_DERIVED_PATHS}) END "
                     f"FROM documents WHERE id IN ({marks})",
                     chunk,
                 ):
-                    found[image_id] = file_digest(
+                    found[image_id] = digest or file_digest(
                         dict(zip(FILE_DERIVED, orjson.loads(values), strict=True))
                     )
         return found
@@ -69,8 +77,11 @@ class SqliteSearchIndex(SearchIndex):
             for doc in changed.values():
                 check_document(doc)  # refused as Elasticsearch would refuse it
             conn.executemany(
-                "INSERT OR REPLACE INTO documents (id, document) VALUES (?, ?)",
-                ((image_id, orjson.dumps(doc).decode()) for image_id, doc in changed.items()),
+                "INSERT OR REPLACE INTO documents (id, document, file_digest) VALUES (?, ?, ?)",
+                (
+                    (image_id, orjson.dumps(doc).decode(), file_digest(doc))
+                    for image_id, doc in changed.items()
+                ),
             )
             for marks, chunk in in_chunks(sorted(deleted & before.keys())):
                 conn.execute(f"DELETE FROM documents WHERE id IN ({marks})", chunk)
