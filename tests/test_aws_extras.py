@@ -270,3 +270,17 @@ def test_the_indexer_runs_only_when_cloudwatch_says_kinesis_is_nice_and_fast(
     put_iterator_age(f"{other}-low", 0.0, 59_000.0)
     assert run() is None
     assert components.progress.counts() == {State.Enqueued: 1}
+
+
+def test_each_aws_service_can_have_its_own_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Kinesis backend's state table is DynamoDB: with a Kinesis-only endpoint (a VPC
+    endpoint), its calls must be able to go elsewhere."""
+    from reingest.progress.dynamodb import aws_client
+
+    monkeypatch.delenv("REINGEST_AWS_ENDPOINT_URL", raising=False)
+    url = "kinesis://s?endpoint_url=http://kinesis.local:1&dynamodb_endpoint_url=http://ddb.local:2"
+    assert aws_client("kinesis", url).meta.endpoint_url == "http://kinesis.local:1"
+    assert aws_client("dynamodb", url).meta.endpoint_url == "http://ddb.local:2"
+    monkeypatch.setenv("REINGEST_AWS_ENDPOINT_URL", "http://everything.local:3")
+    assert aws_client("kinesis", url).meta.endpoint_url == "http://everything.local:3"
+    assert aws_client("dynamodb", url).meta.endpoint_url == "http://ddb.local:2"

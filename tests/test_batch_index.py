@@ -10,6 +10,7 @@ from reingest.batch_index import IndexReport, index_batch
 from reingest.errors import DownstreamError, TransientError
 from reingest.index.documents import file_digest
 from reingest.messages import decode
+from reingest.model import Image
 from reingest.originals.base import UploadRecord
 from reingest.projection import Projector
 from reingest.services.base import ImageData
@@ -77,6 +78,33 @@ def test_unexpected_errors_become_unknown_error_with_a_groupable_reason(
     assert report.outcomes == {State.UnknownError: 1}
     [row] = components.progress.get([stored["getty"]])
     assert row.reason == "TimeoutError: usage service timed out for <id>"
+
+
+def test_a_projection_that_cannot_be_serialised_costs_only_its_own_image(
+    components: Components, stored: dict[str, str], fixtures_dir: Path
+) -> None:
+    """A string with a lone surrogate (an odd EXIF value read by an older loader, or a data
+    service's) fails serialisation: that image is UnknownError, its neighbours go on."""
+    pa_id, _ = components.originals.put((fixtures_dir / "pa.jpg").read_bytes(), UploadRecord())
+
+    class OddProjector(Projector):
+        def project(self, image_id: str) -> Image:
+            image = super().project(image_id)
+            if image_id == stored["getty"]:
+                image.metadata.title = "odd \ud800 value"
+            return image
+
+    components.progress.add([stored["getty"], pa_id])
+    projector = OddProjector(components.originals, components.services)
+    report = index_batch(
+        components.progress, projector, components.streams, components.settings, "w"
+    )
+    assert report.outcomes == {State.UnknownError: 1, State.Enqueued: 1}
+    rows = {row.id: row for row in components.progress.get([stored["getty"], pa_id])}
+    assert rows[stored["getty"]].state == State.UnknownError
+    assert "surrogate" in (rows[stored["getty"]].reason or "")
+    assert rows[pa_id].state == State.Enqueued
+    assert components.streams.lag(Priority.LOW).depth == 1
 
 
 def test_a_lagging_low_stream_skips_the_run_and_says_why(

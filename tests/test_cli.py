@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -18,10 +19,9 @@ IDS = [f"{i:040x}" for i in range(5)]
 def invoke(home: Path):  # type: ignore[no-untyped-def]
     runner = CliRunner()
 
-    def run(*args: str, stdin: str | None = None, code: int = 0) -> str:
-        result = runner.invoke(
-            app, list(args), input=stdin, env={"REINGEST_HOME": str(home), "COLUMNS": "200"}
-        )
+    def run(*args: str, stdin: str | None = None, code: int = 0, **env: str) -> str:
+        env = {"REINGEST_HOME": str(home), "COLUMNS": "200", **env}
+        result = runner.invoke(app, list(args), input=stdin, env=env)
         assert result.exit_code == code, result.output
         return result.output
 
@@ -122,6 +122,71 @@ def test_project_of_an_unknown_id_exits_1(invoke) -> None:  # type: ignore[no-un
     assert "no original stored" in invoke("project", IDS[0], code=1)
 
 
+def project_file(invoke, path: Path, *options: str, **env: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    image: dict[str, Any] = json.loads(invoke("project-file", str(path), *options, **env))
+    return image
+
+
+def test_project_file_runs_grid_default_processors(invoke, fixtures_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    cech = project_file(invoke, fixtures_dir / "cech.jpg")
+    getty = {"category": "agency", "supplier": "Getty Images"}
+    assert cech["usageRights"] == {**getty, "suppliersCollection": "Getty Images Europe"}
+    assert cech["metadata"]["suppliersReference"] == "82486881"  # Getty's Asset ID
+    turner = project_file(invoke, fixtures_dir / "guardian-turner.jpg")
+    assert turner["usageRights"] == {
+        "category": "staff-photographer",
+        "photographer": "Graham Turner",
+        "publication": "The Guardian",
+    }
+    assert turner["metadata"]["credit"] == turner["metadata"]["copyright"] == "The Guardian"
+    for image in (cech, turner):
+        assert image["originalUsageRights"] == image["usageRights"]
+        assert image["originalMetadata"] == image["metadata"]
+    # getty.jpg has no Getty Asset ID, so no supplier claims it; the cleaners still run
+    old_getty = project_file(invoke, fixtures_dir / "getty.jpg")
+    assert old_getty["usageRights"] == {}
+    assert old_getty["metadata"]["byline"] == "Christof Stache"
+    assert "state" not in old_getty["metadata"]  # "-" is rubbish
+
+
+def test_processors_none_gives_the_converter_output(invoke, fixtures_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    recorded = json.loads((fixtures_dir / "expected.json").read_text())["files"]["cech.jpg"]
+    image = project_file(invoke, fixtures_dir / "cech.jpg", "--processors", "none")
+    assert image["usageRights"] == image["originalUsageRights"] == {}
+    assert image["originalMetadata"] == image["metadata"]
+    for field, expected in recorded["metadata"].items():
+        value = image["metadata"].get(field)
+        if isinstance(value, list):
+            assert sorted(value) == sorted(expected["value"]), field
+        else:
+            assert value == expected["value"], field
+    from_env = project_file(invoke, fixtures_dir / "cech.jpg", REINGEST_PROCESSORS="none")
+    assert from_env["usageRights"] == {} and from_env["metadata"] == image["metadata"]
+
+
+def test_project_file_keeps_the_deprecated_cleaners_option(invoke, fixtures_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    cleaned = project_file(invoke, fixtures_dir / "getty.jpg", "--cleaners", "guardian")
+    assert cleaned["metadata"]["byline"] == "Christof Stache"
+    cech = project_file(invoke, fixtures_dir / "cech.jpg", "--cleaners", "guardian")
+    assert cech["usageRights"] == {}  # the cleaners alone: no supplier processors
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "message"),
+    [
+        (["--processors", "guardian,suppliers"], {}, "unknown processors 'guardian'"),
+        ([], {"REINGEST_PROCESSORS": "bogus"}, "PROCESSORS: unknown processors 'bogus'"),
+        (["--cleaners", "suppliers"], {}, "CLEANERS"),
+    ],
+)
+def test_project_file_refuses_an_unknown_processor(  # type: ignore[no-untyped-def]
+    invoke, fixtures_dir: Path, options: list[str], env: dict[str, str], message: str
+) -> None:
+    output = invoke("project-file", str(fixtures_dir / "cech.jpg"), *options, code=1, **env)
+    assert message in output
+    assert "none, guardian" in output
+
+
 def test_help_lists_every_contract_command(invoke) -> None:  # type: ignore[no-untyped-def]
     output = invoke("--help")
     for command in (
@@ -164,3 +229,28 @@ def test_run_keeps_a_prometheus_textfile(invoke, fixtures_dir: Path, tmp_path: P
     assert 'reingest_images{state="Verified"} 1.0' in metrics
     assert "reingest_run_images_per_second" in metrics
     assert "reingest_run_skipped_batches 0.0" in metrics
+
+
+def test_error_messages_are_plain_text_not_markup() -> None:
+    from reingest.cli import err, fail
+
+    with err.capture() as captured:
+        fail("install it: pip install 'reingest[redis]'")
+    assert captured.get() == "error: install it: pip install 'reingest[redis]'\n"
+
+
+def test_one_huge_line_costs_a_block_of_memory_not_its_size(tmp_path: Path) -> None:
+    import io
+    import tracemalloc
+
+    from reingest.ids import BLOCK_CHARS, UploadReport, _valid_ids
+
+    huge = io.StringIO("a" * 40 + "\n" + "x" * (40 * BLOCK_CHARS) + "\n" + "b" * 40 + "\n")
+    report = UploadReport()
+    tracemalloc.start()
+    ids = list(_valid_ids(huge, report, None))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert ids == ["a" * 40, "b" * 40]
+    assert (report.lines, report.malformed) == (3, 1)
+    assert peak < 8 * BLOCK_CHARS  # the line is 40 blocks long

@@ -1,6 +1,7 @@
-"""``HttpProjector`` over real HTTP: against our own server (uvicorn in a thread) it gives
-batch-index the same outcomes and the same messages as the local ``Projector``; against small
-misbehaving servers, each kind of failure lands in the state the original put it in."""
+"""``HttpProjector`` over real HTTP: against our own server (uvicorn in a thread), through
+either API it serves, it gives batch-index the same outcomes and the same messages as the local
+``Projector``; against small stand-ins answering in Grid image-loader's and the Lambda's shapes,
+each kind of failure lands in the state the original put it in."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -22,12 +24,19 @@ from reingest.errors import (
     DownstreamError,
     ImageNotFound,
     TransientError,
+    UnsupportedFileType,
 )
 from reingest.failures import classify
 from reingest.http import create_app
 from reingest.messages import decode
 from reingest.projection import ImageProjector, Projector
-from reingest.projection_client import HttpProjector, RemoteLoaderError
+from reingest.projection_client import (
+    Api,
+    Endpoint,
+    HttpProjector,
+    RemoteLoaderError,
+    resolve_endpoint,
+)
 from reingest.services.http import DownstreamApiError
 from reingest.states import State
 from reingest.streams.base import Priority
@@ -42,9 +51,13 @@ def server_url(components: Components, library: Library) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def remote(server_url: str) -> Iterator[HttpProjector]:
-    projector = HttpProjector(server_url, KEY)
+#: the ways to name our server's projection: bare (image-loader), each API's path, ?api=
+STYLES = ["", "/images/project", "/images/projection", "?api=lambda", "/?api=image-loader"]
+
+
+@pytest.fixture(params=STYLES)
+def remote(server_url: str, request: pytest.FixtureRequest) -> Iterator[HttpProjector]:
+    projector = HttpProjector(server_url + request.param, KEY)
     yield projector
     projector.close()
 
@@ -102,11 +115,53 @@ def test_the_original_projection_endpoint_form_is_accepted(
     projector.close()
 
 
-def test_a_rejected_key_stops_before_any_id_is_claimed(server_url: str) -> None:
-    projector = HttpProjector(server_url, "wrong")
+@pytest.mark.parametrize("style", STYLES)
+def test_a_rejected_key_stops_before_any_id_is_claimed(server_url: str, style: str) -> None:
+    projector = HttpProjector(server_url + style, "wrong")
     with pytest.raises(ConfigurationError, match="refuses the API key"):
-        projector.verify_key()
-    HttpProjector(server_url, KEY).verify_key()  # a good key passes
+        projector.verify()
+    HttpProjector(server_url + style, KEY).verify()  # a good key passes
+
+
+@pytest.mark.parametrize(
+    ("url", "endpoint", "api"),
+    [
+        ("https://loader.example", "https://loader.example/images/project", Api.IMAGE_LOADER),
+        ("https://h/grid/", "https://h/grid/images/project", Api.IMAGE_LOADER),
+        ("https://h/images/project/", "https://h/images/project", Api.IMAGE_LOADER),
+        ("https://h/Prod/images/projection", "https://h/Prod/images/projection", Api.LAMBDA),
+        ("https://h?api=lambda", "https://h/images/projection", Api.LAMBDA),
+        ("https://h/x?api=image-loader", "https://h/x/images/project", Api.IMAGE_LOADER),
+        ("https://h/images/projection?api=lambda", "https://h/images/projection", Api.LAMBDA),
+    ],
+)
+def test_the_url_says_which_api(url: str, endpoint: str, api: Api) -> None:
+    assert resolve_endpoint(url) == Endpoint(endpoint, api)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://h?api=grid", "must be image-loader or lambda"),
+        ("https://h/images/projection?api=image-loader", "not the image-loader API's"),
+        ("https://h?key=secret", "the only query parameter"),
+    ],
+)
+def test_a_url_that_contradicts_itself_is_refused(url: str, problem: str) -> None:
+    with pytest.raises(ConfigurationError, match=problem):
+        resolve_endpoint(url)
+
+
+def test_a_url_that_is_not_a_projection_endpoint_stops_before_any_id_is_claimed() -> None:
+    """Every id would be NotFound otherwise: the probe's 404 must have the API's body."""
+    with serve_in_thread(FastAPI()) as url:
+        for api in Api:
+            projector = HttpProjector(f"{url}?api={api}", KEY)
+            with pytest.raises(ConfigurationError, match="is the projection URL right"):
+                projector.verify()
+            projector.close()
+        with serve_in_thread(image_loader(404, {"imageId": MISSING_ID})) as loader:
+            HttpProjector(loader, KEY).verify()
 
 
 def test_components_choose_the_http_projector_from_the_original_names(
@@ -130,16 +185,28 @@ def test_components_choose_the_http_projector_from_the_original_names(
 # -- failures over the wire -------------------------------------------------------------------
 
 
-def answering(status: int, body: Any, delay: float = 0.0) -> FastAPI:
-    """A projection endpoint that answers every request with ``status`` and ``body``."""
+def answering(status: int, body: Any, delay: float = 0.0, api: Api = Api.LAMBDA) -> FastAPI:
+    """A projection endpoint of ``api`` that answers every request with ``status`` and
+    ``body``."""
     app = FastAPI()
+    path = "/images/project" if api is Api.IMAGE_LOADER else "/images/projection"
 
-    @app.get("/images/projection/{image_id}")
+    @app.get(path + "/{image_id}")
     def projection(image_id: str) -> JSONResponse:
         time.sleep(delay)
         return JSONResponse(body, status_code=status)
 
     return app
+
+
+def image_loader(status: int, body: Any) -> FastAPI:
+    """A stand-in for Grid's image-loader (``projectImageBy``)."""
+    return answering(status, body, api=Api.IMAGE_LOADER)
+
+
+def loader_500(exception: str | None) -> dict[str, Any]:
+    """Grid's image-loader 500: ``{"imageId", "exception": e.getMessage}`` (null when none)."""
+    return {"imageId": MISSING_ID, "exception": exception}
 
 
 def grid_500(error_message: str, downstream: str = "") -> dict[str, Any]:
@@ -165,10 +232,59 @@ def grid_500(error_message: str, downstream: str = "") -> dict[str, Any]:
         (200, {"not": "an image"}, DownstreamApiError, State.UnknownError),
     ],
 )
-def test_each_failure_lands_where_the_original_put_it(
+def test_each_lambda_failure_lands_where_the_original_put_it(
     status: int, body: Any, error: type[Exception], state: State
 ) -> None:
     with serve_in_thread(answering(status, body)) as url:
+        projector = HttpProjector(url + "/images/projection", KEY)
+        with pytest.raises(error) as raised:
+            projector.project(MISSING_ID)
+        projector.close()
+    assert classify(raised.value)[0] == state
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "state"),
+    [
+        (404, {"imageId": MISSING_ID}, ImageNotFound, State.NotFound),
+        (
+            404,
+            {"errorKey": "image-not-found", "errorMessage": "Could not find image"},
+            ImageNotFound,
+            State.NotFound,
+        ),
+        (503, "Service Unavailable", TransientError, State.UnknownError),
+        (504, {"message": "Endpoint request timed out"}, TransientError, State.UnknownError),
+        (
+            500,
+            loader_500("org.im4java.core.CommandException: identify: Premature end of JPEG"),
+            RemoteLoaderError,
+            State.KnownError,
+        ),
+        (500, loader_500("End of data reached."), RemoteLoaderError, State.KnownError),
+        (
+            500,
+            loader_500("File of unknown and undetectable mime type"),
+            RemoteLoaderError,
+            State.KnownError,
+        ),
+        (500, loader_500("CorruptFile: truncated JPEG"), CorruptFile, State.KnownError),
+        (500, loader_500("UnsupportedFileType: image/gif"), UnsupportedFileType, State.KnownError),
+        (500, loader_500(None), DownstreamApiError, State.UnknownError),
+        (
+            500,
+            loader_500("Futures timed out after [10 seconds]"),
+            DownstreamApiError,
+            State.UnknownError,
+        ),
+        (401, {"errorKey": "authentication-failure"}, DownstreamApiError, State.UnknownError),
+        (200, {"not": "an image"}, DownstreamApiError, State.UnknownError),
+    ],
+)
+def test_each_image_loader_failure_lands_where_the_original_put_it(
+    status: int, body: Any, error: type[Exception], state: State
+) -> None:
+    with serve_in_thread(image_loader(status, body)) as url:
         projector = HttpProjector(url, KEY)
         with pytest.raises(error) as raised:
             projector.project(MISSING_ID)
@@ -176,9 +292,41 @@ def test_each_failure_lands_where_the_original_put_it(
     assert classify(raised.value)[0] == state
 
 
+def test_an_image_loader_500_keeps_its_exception_text() -> None:
+    with serve_in_thread(image_loader(500, loader_500("Futures timed out"))) as url:
+        projector = HttpProjector(url + "/images/project", KEY)
+        with pytest.raises(DownstreamApiError) as raised:
+            projector.project(MISSING_ID)
+        projector.close()
+    assert raised.value.error_message.endswith("answered 500: Futures timed out")
+    assert classify(raised.value)[1].startswith("DownstreamApiError: GET ")
+    assert "/images/project/<id> answered 500: Futures timed out" in classify(raised.value)[1]
+
+
+def test_our_image_loader_endpoint_answers_in_grids_shapes(
+    server_url: str, library: Library, components: Components
+) -> None:
+    """``GET /images/project/{id}`` as ``projectImageBy``: Argo JSON, ``{imageId}``,
+    ``{imageId, exception}``; and our exception text names the loader error."""
+    headers = {"X-Gu-Media-Key": KEY}
+    with httpx.Client(base_url=server_url, headers=headers) as client:
+        found = client.get(f"/images/project/{library.good[0]}")
+        missing = client.get(f"/images/project/{MISSING_ID}")
+        broken = client.get(f"/images/project/{library.broken[0]}")
+    assert found.status_code == 200
+    assert found.headers["content-type"] == "application/vnd.argo+json"
+    local = Projector(components.originals, components.services)
+    assert found.json() == local.project(library.good[0]).to_json()
+    assert (missing.status_code, missing.json()) == (404, {"imageId": MISSING_ID})
+    assert broken.status_code == 500
+    assert set(broken.json()) == {"imageId", "exception"}
+    assert broken.json()["imageId"] == library.broken[0]
+    assert broken.json()["exception"].split(":")[0] in ("CorruptFile", "UnsupportedFileType")
+
+
 def test_a_500_keeps_grids_error_and_downstream_messages() -> None:
     with serve_in_thread(answering(500, grid_500("ES is down", "timeout"))) as url:
-        projector = HttpProjector(url, KEY)
+        projector = HttpProjector(url + "/images/projection", KEY)
         with pytest.raises(DownstreamApiError) as raised:
             projector.project(MISSING_ID)
         projector.close()
@@ -188,7 +336,7 @@ def test_a_500_keeps_grids_error_and_downstream_messages() -> None:
 
 def test_our_loader_errors_keep_the_local_reason() -> None:
     with serve_in_thread(answering(500, grid_500("CorruptFile: truncated JPEG"))) as url:
-        projector = HttpProjector(url, KEY)
+        projector = HttpProjector(url + "?api=lambda", KEY)
         with pytest.raises(CorruptFile) as raised:
             projector.project(MISSING_ID)
         projector.close()
@@ -197,7 +345,7 @@ def test_our_loader_errors_keep_the_local_reason() -> None:
 
 def test_timeouts_and_refused_connections_are_transient() -> None:
     with serve_in_thread(answering(200, {}, delay=1.0)) as url:
-        projector = HttpProjector(url, KEY, timeout=0.2)
+        projector = HttpProjector(url + "/images/projection", KEY, timeout=0.2)
         with pytest.raises(TransientError, match="Timeout"):
             projector.project(MISSING_ID)
         projector.close()

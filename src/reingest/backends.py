@@ -106,13 +106,14 @@ class Components:
     @cached_property
     def projector(self) -> ImageProjector:
         """The projection batch-index uses: here (loader + data services), or over HTTP when
-        ``projection_url`` is set (the original's PROJECTION_ENDPOINT), its key checked first."""
+        ``projection_url`` is set (the original's PROJECTION_ENDPOINT), checked first (its key,
+        and that it answers like the API its URL names)."""
         if self.settings.projection_url:
             from .projection_client import HttpProjector
 
             remote = HttpProjector(self.settings.projection_url, self.settings.projection_api_key)
             try:
-                remote.verify_key()
+                remote.verify()
             except BaseException:
                 remote.close()
                 raise
@@ -125,7 +126,7 @@ class Components:
         the projection endpoint uses, whatever ``projection_url`` says)."""
         from .projection import Projector
 
-        return Projector(self.originals, self.services, self.settings.cleaners)
+        return Projector(self.originals, self.services, self.settings.processors)
 
     def close(self) -> None:
         closing = getattr(self.__dict__.pop("projector", None), "close", None)

@@ -21,6 +21,7 @@ from .errors import TransientError
 from .failures import classify
 from .index.documents import FILE_DERIVED, file_digest
 from .messages import REINGEST_IMAGE, image_payload
+from .model import Image
 from .progress.base import Claim, Outcome, ProgressTable
 from .projection import ImageProjector
 from .states import State
@@ -108,31 +109,37 @@ TRANSIENT = (TransientError, TimeoutError, ConnectionError)
 def _project(
     projector: ImageProjector, claim: Claim, settings: Settings
 ) -> tuple[Outcome, bytes | None]:
-    """Project one image; every failure becomes an outcome with a reason, never an exception.
-    Transient failures are tried again with capped, jittered exponential backoff first."""
+    """Project and serialise one image; every failure becomes this image's outcome with a
+    reason, never an exception that would cost its neighbours."""
     try:
-        try:
-            image = projector.project(claim.id)
-        except TRANSIENT:  # the rare path pays for the retry machinery
-            retrying = Retrying(
-                retry=retry_if_exception_type(TRANSIENT),
-                stop=stop_after_attempt(settings.projection_tries - 1),
-                wait=wait_random_exponential(
-                    multiplier=0.1, max=settings.projection_backoff_cap_seconds
-                ),
-                reraise=True,
-            )
-            image = retrying(projector.project, claim.id)
+        image = _projection(projector, claim.id, settings)
+        payload = image_payload(REINGEST_IMAGE, image, now_iso())
+        if len(payload) > settings.max_size:
+            reason = f"projection is {len(payload)} bytes; MAX_SIZE is {settings.max_size}"
+            return Outcome(claim.id, State.TooBig, reason), None
+        # what the checker will look for in the index: this projection's file-derived content
+        included = image.model_dump(mode="json", include=_FILE_DERIVED, exclude_none=True)
+        return Outcome(claim.id, State.Enqueued, None, file_digest(included)), payload
     except Exception as error:
         state, reason = classify(error)
         return Outcome(claim.id, state, reason), None
-    payload = image_payload(REINGEST_IMAGE, image, now_iso())
-    if len(payload) > settings.max_size:
-        reason = f"projection is {len(payload)} bytes; MAX_SIZE is {settings.max_size}"
-        return Outcome(claim.id, State.TooBig, reason), None
-    # what the checker will look for in the index: this projection's file-derived content
-    digest = file_digest(image.model_dump(mode="json", include=_FILE_DERIVED, exclude_none=True))
-    return Outcome(claim.id, State.Enqueued, None, digest), payload
+
+
+def _projection(projector: ImageProjector, image_id: str, settings: Settings) -> Image:
+    """The projection; transient failures are tried again with capped, jittered exponential
+    backoff (the rare path pays for the retry machinery)."""
+    try:
+        return projector.project(image_id)
+    except TRANSIENT:
+        retrying = Retrying(
+            retry=retry_if_exception_type(TRANSIENT),
+            stop=stop_after_attempt(settings.projection_tries - 1),
+            wait=wait_random_exponential(
+                multiplier=0.1, max=settings.projection_backoff_cap_seconds
+            ),
+            reraise=True,
+        )
+        return retrying(projector.project, image_id)
 
 
 _FILE_DERIVED = set(FILE_DERIVED)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import signal
 import sys
@@ -9,28 +11,31 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from .backends import Components
 from .batch_check import check_batch
 from .batch_index import index_batch
-from .config import Settings
+from .config import Settings, processors_for_cleaners
 from .dates import from_epoch
 from .errors import ConfigurationError, ImageNotFound, LoaderError, ReingestError
 from .ids import queue_full_reindex, upload_ids
 from .ingest import ingest_files, iter_files
 from .loader import build_image
-from .loader.cleaners import chain
+from .loader.processors import chain
 from .metrics import collect, render, write_textfile
 from .originals.base import StoredOriginal, UploadRecord, image_id_of
+from .publish import publish_lines, replay_dead_letters
 from .runner import RunSummary, remaining, run, run_thrall, run_worker
 from .services.local import LocalDataServices
 from .states import FAILURE_STATES, State
+from .streams.base import Priority
 from .workers import settle_garbage_collector, worker_name
 
 app = typer.Typer(
@@ -64,8 +69,20 @@ def components() -> Iterator[Components]:
 
 
 def fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    """Print ``error: message`` (the message as plain text: ``reingest[redis]`` is not markup)
+    and give the exit to raise."""
+    err.print(Text.assemble(("error:", "red"), " ", message), highlight=False)
     return typer.Exit(1)
+
+
+def open_text_input(file: str) -> TextIO:
+    """A file, or stdin for ``-``, read as UTF-8 whatever the locale (a byte order mark
+    skipped, undecodable bytes replaced so they are reported, not fatal)."""
+    if file != "-":
+        return open(file, encoding="utf-8-sig", errors="replace")
+    if sys.stdin is None or sys.stdin.closed:
+        raise OSError(errno.EBADF, "standard input is closed: pipe the ids in, or name a file")
+    return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="replace")
 
 
 def dump(data: Any) -> None:
@@ -158,10 +175,16 @@ def ingest(
 @app.command("project-file")
 def project_file(
     path: Annotated[Path, typer.Argument(help="An image file.")],
+    processors: Annotated[
+        str | None,
+        typer.Option(
+            help="Image processors, comma-separated: none, guardian-cleaners, suppliers "
+            "[default: REINGEST_PROCESSORS, else guardian-cleaners,suppliers]."
+        ),
+    ] = None,
     cleaners: Annotated[
-        str,
-        typer.Option(help="Metadata cleaners to apply: none (as Grid's converter) or guardian."),
-    ] = "none",
+        str | None, typer.Option(hidden=True, help="Deprecated: --processors.")
+    ] = None,
 ) -> None:
     """Print the loader's projection of one file as Grid Image JSON."""
     try:
@@ -169,14 +192,18 @@ def project_file(
     except OSError as error:
         raise fail(f"{path}: {error.strerror or error}") from None
     try:
-        chosen = chain(cleaners)
+        if processors is None:
+            processors = (
+                processors_for_cleaners(cleaners) if cleaners else Settings.from_env().processors
+            )
+        chosen = chain(processors)
     except ConfigurationError as error:
         raise fail(str(error)) from None
     modified = from_epoch(path.stat().st_mtime)
     upload = UploadRecord(filename=path.name)
     stored = StoredOriginal(image_id_of(data), data, path.absolute().as_uri(), upload, modified)
     try:
-        image = build_image(stored, modified, chosen)
+        image = build_image(stored, modified, processors=chosen)
     except LoaderError as error:
         raise fail(f"{path}: {error}") from None
     dump(image.to_json())
@@ -231,7 +258,7 @@ def ids_upload(
 ) -> None:
     """Add ids at state 0 (NotStarted); malformed lines are reported, repeats ignored."""
     try:
-        handle = sys.stdin if file == "-" else open(file, encoding="utf-8-sig", errors="replace")  # noqa: SIM115
+        handle = open_text_input(file)
     except OSError as error:
         raise fail(f"{file}: {error.strerror or error}") from None
     with handle, components() as opened, live_progress() as bar:
@@ -333,11 +360,40 @@ def reset(
 
 
 @app.command()
-def failures(as_json: JsonFlag = False) -> None:
-    """Failures grouped by state and reason, with counts and example ids."""
+def failures(
+    as_json: JsonFlag = False,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay",
+            help="Post dead-lettered stream messages again on their stream (after a fix) "
+            "and drop them from the dead letters.",
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="With --replay: only dead letters with exactly this reason.")
+    ] = None,
+    ids: Annotated[
+        list[str] | None,
+        typer.Option("--id", help="With --replay: only this dead letter (repeatable; see --json)."),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Dead letters to list (default 100), or with --replay at most to post."
+        ),
+    ] = None,
+) -> None:
+    """Failures grouped by state and reason, with counts and example ids; dead letters."""
+    if replay:
+        _replay(reason, ids or [], limit)
+        return
+    if reason is not None or ids:
+        raise fail("--reason and --id choose dead letters to --replay")
     with components() as opened:
         groups = opened.progress.failure_groups(FAILURE_STATES)
-        dead = opened.streams.dead_letters()
+        dead = opened.streams.dead_letters(limit or 100)
+        dead_count = opened.streams.dead_letter_count()
     if as_json:
         dump(
             {
@@ -353,12 +409,55 @@ def failures(as_json: JsonFlag = False) -> None:
                 "deadLetters": [
                     {"id": d.id, "priority": str(d.priority), "reason": d.reason} for d in dead
                 ],
+                "deadLetterCount": dead_count,
             }
         )
         return
     _print_failures(groups)
     if dead:
-        out.print(f"{len(dead)} stream messages dead-lettered, e.g. {dead[0].reason}")
+        out.print(f"{dead_count:,} stream messages dead-lettered, e.g. {dead[0].reason}")
+
+
+def _replay(reason: str | None, ids: list[str], limit: int | None) -> None:
+    with components() as opened, live_progress() as bar:
+        task = bar.add_task("replaying dead letters", total=None, detail="")
+        replayed = replay_dead_letters(
+            opened.streams,
+            reason=reason,
+            ids=ids,
+            limit=limit,
+            on_replayed=lambda n: bar.advance(task, n),
+        )
+        left = opened.streams.dead_letter_count()
+    out.print(f"replayed {replayed:,} dead letters; {left:,} left")
+
+
+@app.command()
+def publish(
+    file: Annotated[
+        str, typer.Argument(help="Grid UpdateMessages, one JSON object per line, or - for stdin.")
+    ],
+    priority: Annotated[
+        Priority, typer.Option(help="The stream: high (Grid's UI stream) or low (automation).")
+    ] = Priority.HIGH,
+) -> None:
+    """Post UpdateMessages onto a stream, in order (e.g. to feed thrall by hand)."""
+    try:
+        handle = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115
+    except OSError as error:
+        raise fail(f"{file}: {error.strerror or error}") from None
+    with handle, components() as opened, live_progress() as bar:
+        task = bar.add_task("publishing", total=None, detail=f"on the {priority} stream")
+        report = publish_lines(
+            opened.streams, priority, handle, on_published=lambda n: bar.advance(task, n)
+        )
+    out.print(f"published {report.published:,} messages on the {priority}-priority stream")
+    if report.malformed:
+        lines = ", ".join(f"line {n}: {problem}" for n, problem in report.malformed_examples)
+        more = report.malformed - len(report.malformed_examples)
+        suffix = f" (and {more} more)" if more > 0 else ""
+        err.print(f"[yellow]{report.malformed} lines not published[/yellow]: {lines}{suffix}")
+        raise typer.Exit(1)
 
 
 def _print_failures(groups: list[Any]) -> None:

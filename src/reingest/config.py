@@ -14,14 +14,37 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigurationError
-from .loader.cleaners import CHAINS
+from .loader.processors import DEFAULT_PROCESSORS, chain
 from .states import State
 
+#: the deprecated REINGEST_CLEANERS values → the processor chain each stands for
+_CLEANERS_AS_PROCESSORS = {"none": "none", "guardian": "guardian-cleaners"}
 
-def _cleaners(name: str) -> str:
-    if name not in CHAINS:
-        raise ConfigurationError(f"CLEANERS must be one of {', '.join(CHAINS)}, got {name!r}")
-    return name
+
+def processors_for_cleaners(name: str) -> str:
+    """The chain the deprecated cleaners setting names (``guardian`` is the cleaners alone)."""
+    try:
+        return _CLEANERS_AS_PROCESSORS[name]
+    except KeyError:
+        raise ConfigurationError(
+            f"CLEANERS (deprecated: use PROCESSORS) must be one of "
+            f"{', '.join(_CLEANERS_AS_PROCESSORS)}, got {name!r}"
+        ) from None
+
+
+def _processors(env: Mapping[str, str]) -> str:
+    """REINGEST_PROCESSORS, else the deprecated REINGEST_CLEANERS, else Grid's default."""
+    if env.get("REINGEST_PROCESSORS"):
+        setting = env["REINGEST_PROCESSORS"]
+    elif env.get("REINGEST_CLEANERS"):
+        setting = processors_for_cleaners(env["REINGEST_CLEANERS"])
+    else:
+        return DEFAULT_PROCESSORS
+    try:
+        chain(setting)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"PROCESSORS: {error}") from None
+    return setting
 
 
 @dataclass(frozen=True)
@@ -56,9 +79,10 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     #: largest body ``POST /images`` (or an id list) may have, in bytes; larger → 413
     max_upload_bytes: int = 50_000_000
-    #: metadata cleaner chain the projection applies: ``none`` (the converter's output, as
-    #: expected.json records it) or ``guardian`` (Grid's GuardianMetadataCleaners)
-    cleaners: str = "none"
+    #: image processors the projection runs, comma-separated: Grid's default
+    #: ``guardian-cleaners,suppliers``, or ``none`` (the converter's output, as expected.json
+    #: records it)
+    processors: str = DEFAULT_PROCESSORS
     #: project over HTTP (``{url}/images/projection/{id}``) instead of reading originals here
     projection_url: str | None = None
     #: the ``X-Gu-Media-Key`` sent to ``projection_url``
@@ -131,7 +155,7 @@ class Settings:
                 if key.strip()
             ),
             max_upload_bytes=int(number("MAX_UPLOAD_BYTES", cls.max_upload_bytes)),
-            cleaners=_cleaners(env.get("REINGEST_CLEANERS") or cls.cleaners),
+            processors=_processors(env),
             projection_url=(
                 env.get("REINGEST_PROJECTION_URL") or env.get("PROJECTION_ENDPOINT") or None
             ),

@@ -78,11 +78,21 @@ def _valid_ids(
 
 
 def _blocks(handle: TextIOBase) -> Iterator[str]:
-    """Whole lines, about BLOCK_CHARS at a time."""
+    """Whole lines, about BLOCK_CHARS at a time; of a line longer than that (never an id) only
+    its start is kept, so one huge line costs a block of memory, not its size."""
     while block := handle.read(BLOCK_CHARS):
         if not block.endswith("\n"):
-            block += handle.readline()
+            block += _rest_of_line(handle)
         yield block
+
+
+def _rest_of_line(handle: TextIOBase) -> str:
+    rest = handle.readline(ID_LINE)
+    if not rest or rest.endswith("\n"):
+        return rest
+    while (skipped := handle.readline(BLOCK_CHARS)) and not skipped.endswith("\n"):
+        pass
+    return rest + "\n"
 
 
 def _line_blocks(lines: Iterable[str]) -> Iterator[str]:

@@ -47,28 +47,54 @@ def ingest_files(
     uploaded_by: str,
     on_file: Callable[[Path, str | None], None] | None = None,
 ) -> IngestReport:
-    """Store each readable file and publish its image on the high-priority stream; a file the
-    loader cannot read is refused with its reason, and the rest carry on."""
+    """Store each readable file and publish its image on the high-priority stream. A file that
+    fails costs only itself: the loader's refusal or the error is its reason, an original it
+    had just stored is removed again, and the rest carry on."""
     report = IngestReport()
     for path in files:
-        problem = None
+        problem: str | None = None
         try:
-            data = path.read_bytes()
-            read_file(data, path.name)
-            thumbnail = make_thumbnail(data)
-        except (OSError, LoaderError) as error:
-            problem = str(error) if isinstance(error, LoaderError) else error.strerror or str(error)
+            stored = _ingest_file(path, originals, projector, streams, uploaded_by)
+        except Exception as error:
+            problem = _reason(error)
             report.failed.append((path, problem))
         else:
-            upload = UploadRecord(
-                uploaded_by=uploaded_by, upload_time=now_iso(), filename=path.name
-            )
-            image_id, new = originals.put(data, upload)
-            if new:  # Grid makes the thumbnail on upload; the projection then reuses it
-                originals.put_thumbnail(image_id, thumbnail)
+            image_id, new = stored
             (report.stored if new else report.already_stored).append(image_id)
-            image = projector.project(image_id)
-            streams.publish(Priority.HIGH, [image_payload(UPLOAD_SUBJECT, image)])
         if on_file:
             on_file(path, problem)
     return report
+
+
+def _ingest_file(
+    path: Path,
+    originals: OriginalsStore,
+    projector: Projector,
+    streams: Streams,
+    uploaded_by: str,
+) -> tuple[str, bool]:
+    data = path.read_bytes()
+    read_file(data, path.name)  # refused before anything is stored
+    thumbnail = make_thumbnail(data)
+    upload = UploadRecord(uploaded_by=uploaded_by, upload_time=now_iso(), filename=path.name)
+    image_id, new = originals.put(data, upload)
+    try:
+        if new:  # Grid makes the thumbnail on upload; the projection then reuses it
+            originals.put_thumbnail(image_id, thumbnail)
+        image = projector.project(image_id)
+        streams.publish(Priority.HIGH, [image_payload(UPLOAD_SUBJECT, image)])
+    except BaseException:
+        if new:  # an upload that failed leaves nothing behind
+            originals.delete(image_id)
+        raise
+    return image_id, new
+
+
+def _reason(error: Exception) -> str:
+    """What a person reads: the loader's own words, the system's for a file that cannot be
+    read, else the error's type and message."""
+    if isinstance(error, LoaderError):
+        return str(error)
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return f"{type(error).__name__}: {error}"

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from .dates import format_iso, parse_iso
 from .loader import build_image
-from .loader.cleaners import chain
+from .loader.processors import DEFAULT_PROCESSORS, chain
 from .loader.thumbnail import make_thumbnail, thumbnail_asset
 from .model import Asset, Image, SoftDeletedMetadata
 from .originals.base import OriginalsStore, StoredOriginal
@@ -24,19 +24,22 @@ class ImageProjector(Protocol):
 
 class Projector:
     def __init__(
-        self, originals: OriginalsStore, services: DataServices, cleaners: str = "none"
+        self,
+        originals: OriginalsStore,
+        services: DataServices,
+        processors: str = DEFAULT_PROCESSORS,
     ) -> None:
-        """``cleaners`` names the metadata cleaner chain (``Settings.cleaners``)."""
+        """``processors`` names the image processor chain (``Settings.processors``)."""
         self.originals = originals
         self.services = services
-        self.cleaners = chain(cleaners)
+        self.processors = chain(processors)
 
     def project(self, image_id: str) -> Image:
         """Raises ImageNotFound, LoaderError (permanent) or DownstreamError."""
         stored = self.originals.get(image_id)
-        image = build_image(
-            stored, stored.upload.upload_time or stored.last_modified, self.cleaners
-        )  # first: an unreadable original fails with the loader's reason
+        upload_time = stored.upload.upload_time or stored.last_modified
+        # first: an unreadable original fails with the loader's reason
+        image = build_image(stored, upload_time, processors=self.processors)
         image.thumbnail = self.thumbnail(stored)
         return merge_image_data(image, self.services.fetch(image_id))
 

@@ -76,3 +76,51 @@ def test_dead_letters_keep_the_message_and_its_reason(streams: Streams) -> None:
     assert dead.payload == b"not json" and dead.reason == "not JSON"
     assert streams.dead_letter_count() == 1
     assert streams.lag(Priority.HIGH).depth == 0
+
+
+def dead_letter_all(streams: Streams, priority: Priority, payloads: list[bytes]) -> None:
+    """Publish ``payloads`` and dead-letter each, with its payload as the reason."""
+    streams.publish(priority, payloads)
+    for delivery in streams.receive(priority, "c", len(payloads), 60):
+        streams.dead_letter(delivery, f"bad {delivery.payload.decode()}")
+
+
+def test_dead_letters_page_oldest_first_with_ids_unique_across_priorities(
+    streams: Streams,
+) -> None:
+    dead_letter_all(streams, Priority.LOW, [b"l1", b"l2"])
+    time.sleep(0.002)  # some backends order by a millisecond clock
+    dead_letter_all(streams, Priority.HIGH, [b"h1"])
+    letters = streams.dead_letters()
+    assert [d.payload for d in letters] == [b"l1", b"l2", b"h1"]
+    assert len({d.id for d in letters}) == 3
+    assert [d.payload for d in streams.dead_letters(limit=2, offset=1)] == [b"l2", b"h1"]
+    assert streams.dead_letters(limit=5, offset=3) == []
+
+
+def test_replayed_dead_letters_go_back_to_their_stream_in_order_and_leave_the_dead(
+    streams: Streams,
+) -> None:
+    dead_letter_all(streams, Priority.LOW, [b"l1", b"l2", b"l3"])
+    dead_letter_all(streams, Priority.HIGH, [b"h1"])
+    letters = {d.payload: d for d in streams.dead_letters()}
+    chosen = [letters[b"l1"].id, letters[b"h1"].id, letters[b"l3"].id, "no-such-letter"]
+    assert streams.replay_dead_letters(chosen) == 3
+    assert [d.payload for d in streams.dead_letters()] == [b"l2"]
+    assert streams.dead_letter_count() == 1
+    low = streams.receive(Priority.LOW, "c", 10, 60)
+    assert [d.payload for d in low] == [b"l1", b"l3"]
+    assert [d.payload for d in streams.receive(Priority.HIGH, "c", 10, 60)] == [b"h1"]
+    # a replay of ids already replayed (a second operator, a re-run) posts nothing
+    assert streams.replay_dead_letters(chosen) == 0
+    assert streams.lag(Priority.LOW).depth == 2
+
+
+def test_a_replayed_message_that_fails_again_is_a_dead_letter_again(streams: Streams) -> None:
+    dead_letter_all(streams, Priority.LOW, [b"m"])
+    [letter] = streams.dead_letters()
+    assert streams.replay_dead_letters([letter.id]) == 1
+    [again] = streams.receive(Priority.LOW, "c", 1, 60)
+    streams.dead_letter(again, "still bad")
+    [dead] = streams.dead_letters()
+    assert (dead.payload, dead.reason, dead.priority) == (b"m", "still bad", Priority.LOW)

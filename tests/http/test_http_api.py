@@ -33,6 +33,7 @@ GUARDED = [
     ("GET", "/admin/stats"),
     ("POST", "/admin/reset"),
     ("POST", "/admin/ids"),
+    ("POST", "/admin/publish"),
     ("POST", "/admin/scheduler/start"),
 ]
 
@@ -250,7 +251,33 @@ def test_media_api_serves_indexed_documents_and_searches(
     assert [e["data"]["id"] for e in found["data"]] == [image_id]
     bad = client.get("/images", params={"x') OR 1=1 --": "y"}, headers=HEADERS)
     assert bad.status_code == 400 and bad.json()["errorKey"] == "invalid-filter"
-    assert client.get("/images", params={"length": 1000}, headers=HEADERS).status_code == 422
+    assert client.get("/images", params={"length": 1000}, headers=HEADERS).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "offset=9223372036854775808",
+        "offset=-1",
+        "length=100000",
+        "q=" + "+".join(["word"] * 3000),
+        "&".join(f"f{i}=x" for i in range(2000)),
+    ],
+)
+def test_search_bounds_its_parameters_with_grids_error_shape(
+    client: TestClient, query: str
+) -> None:
+    response = client.get(f"/images?{query}", headers=HEADERS)
+    assert response.status_code == 400
+    assert set(response.json()) == {"errorKey", "errorMessage"}
+
+
+def test_a_reset_reason_that_is_not_unicode_is_a_400(client: TestClient) -> None:
+    body = b'{"states": ["KnownError"], "reason": "\\ud800"}'
+    response = client.post(
+        "/admin/reset", content=body, headers={**HEADERS, "content-type": "application/json"}
+    )
+    assert response.status_code == 400 and "surrogate" in response.json()["errorMessage"]
 
 
 def test_metrics_are_prometheus_text(client: TestClient, library: Library) -> None:
@@ -294,3 +321,21 @@ def test_admin_ids_stats_reset_and_scheduler(
     assert bad.status_code == 400 and bad.json()["errorKey"] == "invalid-state"
     stopped = client.post("/admin/scheduler/stop", headers=HEADERS).json()
     assert stopped["running"] is False
+
+
+def test_admin_publish_posts_messages_on_the_chosen_stream(
+    client: TestClient, components: Components
+) -> None:
+    body = b'{"subject": "delete-image", "id": "%s"}\n\n[]\n' % ID.encode()
+    report = client.post("/admin/publish", content=body, headers=HEADERS).json()
+    assert report == {
+        "published": 1,
+        "malformed": 1,
+        "malformedExamples": [{"line": 3, "problem": "not a JSON object but list"}],
+    }
+    low = client.post("/admin/publish?priority=low", content=body[:-3], headers=HEADERS)
+    assert low.json()["published"] == 1
+    assert components.streams.lag(Priority.HIGH).depth == 1
+    assert components.streams.lag(Priority.LOW).depth == 1
+    unknown = client.post("/admin/publish?priority=urgent", content=body, headers=HEADERS)
+    assert unknown.status_code == 400

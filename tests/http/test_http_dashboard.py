@@ -47,9 +47,31 @@ def test_a_forged_or_expired_session_is_refused(client: TestClient) -> None:
     assert auth.valid_session(auth.new_session())
     assert not auth.valid_session(auth.new_session(now=time.time() - 13 * 3600))
     expiry = str(int(time.time()) + 3600)
-    assert not auth.valid_session(f"{expiry}.{'0' * 64}")
-    client.cookies.set("reingest_session", f"{expiry}.{'0' * 64}")
+    forged = f"{'1' * 32}.{expiry}.{'0' * 64}"
+    assert not auth.valid_session(forged)
+    client.cookies.set("reingest_session", forged)
     assert client.get("/admin/stats").status_code == 401
+
+
+@pytest.mark.parametrize("cookie", ["é.1.x", "a.b", "...", "x" * 5000, "1.2.١٢"])
+def test_a_cookie_of_any_shape_is_just_no_session(client: TestClient, cookie: str) -> None:
+    raw = {"cookie": f"reingest_session={cookie}".encode()}  # as a browser may send it
+    assert client.get("/admin/stats", headers=raw).status_code == 401
+    assert client.get("/admin/stats", headers={**raw, **HEADERS}).status_code == 200
+
+
+def test_logout_ends_the_session_for_good(client: TestClient) -> None:
+    login(client)
+    stolen = client.cookies.get("reingest_session")
+    client.post("/logout", headers={"origin": "http://testserver"})
+    client.cookies.set("reingest_session", stolen or "")
+    assert client.get("/admin/stats").status_code == 401
+
+
+def test_login_refuses_another_sites_form(client: TestClient) -> None:
+    form = {"key": KEY, "next": "/"}
+    forced = client.post("/login", data=form, headers={"origin": "https://evil.example"})
+    assert forced.status_code == 403 and "set-cookie" not in forced.headers
 
 
 def test_retry_moves_a_failure_group_back_and_refuses_other_origins(

@@ -1,4 +1,4 @@
-"""The Guardian metadata cleaners: off by default, each one by example."""
+"""The Guardian metadata cleaners, each one by example, and as the guardian-cleaners processor."""
 
 from __future__ import annotations
 
@@ -6,19 +6,17 @@ from collections.abc import Callable
 
 import pytest
 
-from reingest.config import Settings
-from reingest.errors import ConfigurationError
 from reingest.loader import build_image
 from reingest.loader.cleaners import (
     GUARDIAN,
     byline_credit_reorganise,
-    chain,
     clean,
     extract_guardian_credit_from_byline,
     insert_guardian_image_type,
     photographer_renamer,
     redundant_token_remover,
 )
+from reingest.loader.processors import chain
 from reingest.model import FileMetadata, ImageMetadata
 from reingest.originals.base import StoredOriginal, UploadRecord
 
@@ -181,14 +179,14 @@ def test_a_title_repeated_by_the_description_is_dropped() -> None:
     assert cleaned(title="Storm", description="A storm hits").title == "Storm"
 
 
-def test_off_by_default_and_on_with_the_setting(fixture_bytes: ReadFixture) -> None:
+def test_the_guardian_cleaners_processor_cleans_the_image_metadata(
+    fixture_bytes: ReadFixture,
+) -> None:
     data = fixture_bytes("getty.jpg")
     stored = StoredOriginal("id", data, "file:///getty.jpg", UploadRecord("getty.jpg"), UPLOAD_TIME)
-    plain = build_image(stored, UPLOAD_TIME).metadata
-    guardian = build_image(stored, UPLOAD_TIME, cleaners=chain("guardian")).metadata
-    assert plain.state == "-"
-    assert guardian.state is None
-    assert Settings.from_env({}).cleaners == "none"
-    assert Settings.from_env({"REINGEST_CLEANERS": "guardian"}).cleaners == "guardian"
-    with pytest.raises(ConfigurationError, match="CLEANERS"):
-        Settings.from_env({"REINGEST_CLEANERS": "bogus"})
+    plain = build_image(stored, UPLOAD_TIME, processors=chain("none"))
+    guardian = build_image(stored, UPLOAD_TIME, processors=chain("guardian-cleaners"))
+    assert (plain.metadata.state, plain.metadata.byline) == ("-", "CHRISTOF STACHE")
+    assert (guardian.metadata.state, guardian.metadata.byline) == (None, "Christof Stache")
+    assert guardian.originalMetadata == guardian.metadata
+    assert guardian.usageRights == guardian.originalUsageRights == {}

@@ -70,7 +70,7 @@ def test_the_projection_makes_a_missing_thumbnail_once_then_reuses_it(
 ) -> None:
     store = FileOriginalsStore(tmp_path.as_uri())
     image_id, _ = store.put(fixture_bytes("getty.jpg"), UploadRecord(filename="getty.jpg"))
-    projector = Projector(store, cast(DataServices, None), cleaners="none")
+    projector = Projector(store, cast(DataServices, None), processors="none")
     asset = projector.thumbnail(store.get(image_id))
     assert asset is not None
     stored = store.get_thumbnail(image_id)

@@ -1,10 +1,12 @@
 """Who may call the server: an API key in ``X-Gu-Media-Key`` (Grid's header), or a session
 cookie the dashboard's login form sets, because a browser cannot add headers to a form post.
 
-Keys are compared in constant time against every configured key. The session cookie is an
-HMAC-signed expiry time under a secret made at start-up (restarting the server, e.g. to change
-keys, ends every session); it is HttpOnly and SameSite=Strict, so another site's form cannot
-carry it (our CSRF defence), and posts that do carry it must come from our own origin.
+Keys are compared in constant time against every configured key. The session cookie is a
+random session id and its expiry, HMAC-signed under a secret made at start-up; the server keeps
+the live session ids, so logging out ends a session for good (and restarting the server, e.g. to
+change keys, ends every one). It is HttpOnly and SameSite=Strict, so another site's form cannot
+carry it (our CSRF defence); posts that do carry it, and the login form's post, must come from
+our own origin. A cookie of any shape is just "no session": parsing it never fails.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class Auth:
         self._keys = [key.encode() for key in keys]
         self.insecure_no_auth = insecure_no_auth
         self._secret = secrets.token_bytes(32)
+        #: live sessions: id → expiry (epoch seconds)
+        self._sessions: dict[str, int] = {}
 
     def valid_key(self, candidate: str | None) -> bool:
         """Constant time: every key is compared, whichever matches."""
@@ -53,16 +57,40 @@ class Auth:
         return matched
 
     def new_session(self, now: float | None = None) -> str:
-        expiry = str(int((time.time() if now is None else now) + SESSION_SECONDS))
-        return f"{expiry}.{self._sign(expiry)}"
+        moment = time.time() if now is None else now
+        self._forget_expired(moment)
+        session_id = secrets.token_hex(16)
+        expiry = int(moment + SESSION_SECONDS)
+        self._sessions[session_id] = expiry
+        text = f"{session_id}.{expiry}"
+        return f"{text}.{self._sign(text)}"
 
     def valid_session(self, token: str | None, now: float | None = None) -> bool:
-        if not token or "." not in token:
+        session_id = self._session_id(token)
+        if session_id is None:
             return False
-        expiry, signature = token.split(".", 1)
-        if not hmac.compare_digest(signature, self._sign(expiry)):
-            return False
-        return expiry.isdigit() and int(expiry) > (time.time() if now is None else now)
+        expiry = self._sessions.get(session_id)
+        return expiry is not None and expiry > (time.time() if now is None else now)
+
+    def end_session(self, token: str | None) -> None:
+        """Logout: the session id is forgotten, so its cookie is worthless from now on."""
+        session_id = self._session_id(token)
+        if session_id is not None:
+            self._sessions.pop(session_id, None)
+
+    def _session_id(self, token: str | None) -> str | None:
+        """The id of a cookie this server signed, or None for anything else."""
+        if not token or not token.isascii() or token.count(".") != 2:
+            return None
+        session_id, expiry, signature = token.split(".")
+        if not hmac.compare_digest(signature, self._sign(f"{session_id}.{expiry}")):
+            return None
+        return session_id
+
+    def _forget_expired(self, now: float) -> None:
+        for session_id, expiry in list(self._sessions.items()):
+            if expiry <= now:
+                del self._sessions[session_id]
 
     def _sign(self, text: str) -> str:
         return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()

@@ -6,6 +6,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from ..ids import normalise_id
@@ -42,8 +43,18 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(error, LoginRequired)
         return RedirectResponse(f"/login?next={quote(error.path)}", status_code=303)
 
+    async def invalid_request(_request: Request, error: Exception) -> JSONResponse:
+        """FastAPI's 422 for parameters or bodies that fail validation, as Grid answers: 400."""
+        assert isinstance(error, RequestValidationError)
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()[:5]
+        )
+        return JSONResponse(error_body("invalid-request", problems), status_code=400)
+
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
 
 def checked_id(image_id: str) -> str:

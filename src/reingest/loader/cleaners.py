@@ -1,7 +1,7 @@
 """Grid's GuardianMetadataCleaners (grid-model.md §2.1 step 12) as a chain of small functions.
 
-Off by default (the converter's output is what expected.json records); ``REINGEST_CLEANERS=
-guardian`` turns the chain on. Each cleaner returns a new ImageMetadata and leaves unset
+``processors.guardian_cleaners`` runs the chain as one image processor (``REINGEST_PROCESSORS``
+names it ``guardian-cleaners``). Each cleaner returns a new ImageMetadata and leaves unset
 fields unset. A cleaner receives the file's metadata too; only InsertGuardianImageType (a
 processor in Grid, run after the cleaners) reads it.
 
@@ -15,7 +15,6 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from reingest.errors import ConfigurationError
 from reingest.model import FileMetadata, ImageMetadata
 
 Cleaner = Callable[[ImageMetadata, FileMetadata], ImageMetadata]
@@ -133,7 +132,7 @@ def _map_fields(fields: tuple[str, ...], fix: Callable[[str], str | None]) -> Me
     return cleaner
 
 
-def _java_split(value: str, separator: re.Pattern[str]) -> list[str]:
+def java_split(value: str, separator: re.Pattern[str]) -> list[str]:
     """Java's String.split: trailing empty parts dropped, but "" splits to [""]."""
     parts = separator.split(value)
     while len(parts) > 1 and not parts[-1]:
@@ -152,7 +151,7 @@ def _strip_copyright(value: str) -> str:
 
 
 def _drop_redundant_tokens(value: str) -> str:
-    parts = _java_split(value, _TOKEN_SEPARATOR)
+    parts = java_split(value, _TOKEN_SEPARATOR)
     return "/".join(part for part in parts if part.strip() not in _REDUNDANT)
 
 
@@ -165,7 +164,7 @@ def redundant_token_remover(metadata: ImageMetadata) -> ImageMetadata:
     if credit is not None:
         kept: str | None = _drop_redundant_tokens(credit)
         if not kept:
-            parts = _java_split(credit, _TOKEN_SEPARATOR)
+            parts = java_split(credit, _TOKEN_SEPARATOR)
             kept = parts[-1] if parts else None
         credit = kept.strip() if kept is not None else None
     return _update(metadata, byline=byline, credit=credit)
@@ -259,7 +258,7 @@ def drop_redundant_title(metadata: ImageMetadata) -> ImageMetadata:
     return metadata
 
 
-def _xmp_head_string(file_metadata: FileMetadata, name: str) -> str | None:
+def xmp_head_string(file_metadata: FileMetadata, name: str) -> str | None:
     """Grid's readXmpHeadStringProp: a string value, or an array's first string."""
     value = file_metadata.xmp.get(name)
     if isinstance(value, list):
@@ -279,7 +278,7 @@ def insert_guardian_image_type(
     metadata: ImageMetadata, file_metadata: FileMetadata
 ) -> ImageMetadata:
     """With a digital source type in the XMP, imageType becomes its image type (or unset)."""
-    source_type = _xmp_head_string(file_metadata, DIGITAL_SOURCE_TYPE)
+    source_type = xmp_head_string(file_metadata, DIGITAL_SOURCE_TYPE)
     if source_type is None:
         return metadata
     return _update(metadata, imageType=image_type(source_type))
@@ -292,9 +291,7 @@ def _ignoring_file(cleaner: MetadataCleaner) -> Cleaner:
     return run
 
 
-#: Grid's order (MetadataCleaners, then the InsertGuardianImageType processor). Grid also
-#: runs AttributeCreditFromByline after ExtractGuardianCreditFromByline, driven by its
-#: photographers configuration, which this project does not have.
+#: Grid's order (MetadataCleaners, ending with the InsertGuardianImageType processor)
 GUARDIAN: tuple[Cleaner, ...] = (
     *map(
         _ignoring_file,
@@ -316,17 +313,6 @@ GUARDIAN: tuple[Cleaner, ...] = (
     ),
     insert_guardian_image_type,  # InsertGuardianImageType
 )
-CHAINS: dict[str, tuple[Cleaner, ...]] = {"none": (), "guardian": GUARDIAN}
-
-
-def chain(name: str) -> tuple[Cleaner, ...]:
-    """The cleaner chain a setting names; raises ConfigurationError for an unknown one."""
-    try:
-        return CHAINS[name]
-    except KeyError:
-        raise ConfigurationError(
-            f"unknown cleaners {name!r}: expected one of {', '.join(CHAINS)}"
-        ) from None
 
 
 def clean(

@@ -1,11 +1,11 @@
-"""``build_image``: a stored original → Grid's Image document, before supplier processors."""
+"""``build_image``: a stored original → Grid's Image document, as the loader makes it."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from reingest.loader.cleaners import Cleaner, clean
 from reingest.loader.converter import image_metadata
+from reingest.loader.processors import Processor, process
 from reingest.loader.reader import read_file
 from reingest.model import Asset, Dimensions, Image, OrientationMetadata, UploadInfo
 from reingest.originals.base import StoredOriginal
@@ -34,16 +34,13 @@ def source_asset(uri: str, mime: str, size: int, dims: Dimensions, exif: int | N
 
 
 def build_image(
-    original: StoredOriginal,
-    upload_time: str,
-    cleaners: tuple[Cleaner, ...] = (),
+    original: StoredOriginal, upload_time: str, *, processors: tuple[Processor, ...]
 ) -> Image:
     """Grid's step 11 with latestAllowedDateTime = upload time (as in a projection), then the
-    metadata cleaners of step 12 (none by default, so metadata is the converter's output)."""
+    image processors of step 12 (``()``: metadata is the converter's output, no usage rights)."""
     facts = read_file(original.data, original.upload.filename)
     metadata = image_metadata(facts.file_metadata, datetime.fromisoformat(upload_time))
-    metadata = clean(metadata, cleaners, facts.file_metadata)
-    return Image(
+    unprocessed = Image(
         id=original.id,
         uploadTime=upload_time,
         uploadedBy=original.upload.uploaded_by,
@@ -54,8 +51,6 @@ def build_image(
         ),
         fileMetadata=facts.file_metadata,
         metadata=metadata,
-        originalMetadata=metadata.model_copy(deep=True),
-        usageRights={},
-        originalUsageRights={},
         lastModified=upload_time,
     )
+    return process(unprocessed, processors)

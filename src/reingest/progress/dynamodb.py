@@ -6,7 +6,8 @@ secondary index on ``progress_state`` (sort key ``id``) finds the ids in a state
 The table (PAY_PER_REQUEST) is created if it is missing.
 
 URL options (query string): ``endpoint_url`` and ``region`` (else boto3's own configuration:
-``AWS_ENDPOINT_URL``, ``AWS_REGION``…; ``REINGEST_AWS_ENDPOINT_URL`` wins over both),
+``AWS_ENDPOINT_URL``, ``AWS_REGION``…; ``REINGEST_AWS_ENDPOINT_URL`` wins over both; a
+``<service>_endpoint_url`` wins over all for that service: see ``aws_client``),
 ``index`` (GSI name, default ``progress_state-index``), ``parallelism`` (conditional writes in
 flight, default 8).
 
@@ -77,9 +78,16 @@ NAMES = {
 
 
 def aws_client(service: str, url: str, pool: int = 10) -> Any:
-    """A boto3 client configured from the URL's query string and the environment."""
+    """A boto3 client configured from the URL's query string and the environment. The
+    endpoint: ``?<service>_endpoint_url=`` (e.g. ``dynamodb_endpoint_url`` for the Kinesis
+    backend's state table), else ``REINGEST_AWS_ENDPOINT_URL``, else ``?endpoint_url=``, else
+    boto3's own (``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_ENDPOINT_URL``)."""
     query = parse_qs(urlparse(url).query)
-    endpoint = os.environ.get("REINGEST_AWS_ENDPOINT_URL") or _first(query, "endpoint_url")
+    endpoint = (
+        _first(query, f"{service}_endpoint_url")
+        or os.environ.get("REINGEST_AWS_ENDPOINT_URL")
+        or _first(query, "endpoint_url")
+    )
     session = boto3.session.Session(region_name=_first(query, "region"))
     region = session.region_name or "us-east-1"
     config = Config(

@@ -40,6 +40,8 @@ class StreamLag:
 
 @dataclass(frozen=True)
 class DeadLetter:
+    #: names the dead letter itself (not the delivery it was), unique across priorities:
+    #: what ``replay_dead_letters`` takes
     id: str
     priority: Priority
     reason: str
@@ -66,7 +68,16 @@ class Streams(ABC):
         """Keep an unprocessable message with its reason, and ack it."""
 
     @abstractmethod
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        """Up to ``limit`` dead letters, oldest first, after skipping ``offset`` of them."""
+
+    @abstractmethod
+    def replay_dead_letters(self, ids: Sequence[str]) -> int:
+        """Post these dead letters again on the stream each came from, in the order given,
+        and drop them from the dead letters; ids that are not (or no longer) dead letters are
+        skipped. Returns how many were posted. A dead letter is never dropped without being
+        posted; where the backend cannot do both atomically, it posts first (an interrupted or
+        concurrent replay may post one twice: at least once, like every message)."""
 
     @abstractmethod
     def dead_letter_count(self) -> int: ...

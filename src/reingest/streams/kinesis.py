@@ -15,7 +15,8 @@ if missing), keyed ``pk``/``sk``:
 - ``shard#<priority>#<shard>`` / ``msg#<sequence>``: a record after the checkpoint that was
   handed out: owner, lease end, deliveries, acked (one query reads a shard's whole state). A lease is a conditional write (``attribute_not_exists``
   or "not acked and lease ended"), so two consumers never hold one record at once;
-- ``dead`` / ``<time>#<priority>#<id>``: dead letters with their reason and payload.
+- ``dead`` / ``<time>#<priority>#<id>``: dead letters with their reason and payload; the sort
+  key is the dead letter's id.
 
 ``receive`` reads each shard from its checkpoint, skips acked and still-leased records, leases
 the rest, and folds the acked prefix into the checkpoint (deleting those items). This is shared
@@ -31,7 +32,10 @@ a few batches), slower when a long run of records stays leased. Trade-offs, hone
 - resharding is handled naively (closed shards are read to their end like open ones);
 - records older than the stream's retention (24 h by default) are gone whatever the state says;
 - a dead letter whose payload exceeds DynamoDB's item size keeps its first ``DEAD_PAYLOAD_MAX``
-  bytes and says so in its reason.
+  bytes and says so in its reason; such a dead letter is never replayed (it would only be
+  dead-lettered again, without the first reason);
+- a replay posts to Kinesis, then deletes the dead letters: interrupted between the two, or
+  run twice at once, it posts some twice (at least once).
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ MAX_PAGES = 50
 ITERATOR_AGE_PERIOD = 300
 NO_ITERATOR_AGE = "no iterator-age datapoints from CloudWatch in the last 5 minutes"
 DEAD_PAYLOAD_MAX = 350_000
+TRUNCATED = "(payload truncated from"
+DEAD = "dead"
 #: how long the list of shards is reused before it is listed again (resharding is rare)
 SHARD_CACHE_SECONDS = 30.0
 CHECKPOINT = "checkpoint"
@@ -236,12 +242,12 @@ class KinesisStreams(Streams):
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         payload = delivery.payload
         if len(payload) > DEAD_PAYLOAD_MAX:
-            reason = f"{reason} (payload truncated from {len(payload)} bytes)"
+            reason = f"{reason} {TRUNCATED} {len(payload)} bytes)"
             payload = payload[:DEAD_PAYLOAD_MAX]
         self.dynamodb.put_item(
             TableName=self.state_table,
             Item={
-                "pk": {"S": "dead"},
+                "pk": {"S": DEAD},
                 "sk": {"S": f"{time.time_ns():020d}#{delivery.priority}#{delivery.id}"},
                 "id": {"S": delivery.id},
                 "priority": {"S": str(delivery.priority)},
@@ -251,27 +257,41 @@ class KinesisStreams(Streams):
         )
         self.ack([delivery])
 
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
         found: list[DeadLetter] = []
-        for item in self._query("dead", limit=limit):
-            found.append(
-                DeadLetter(
-                    item["id"]["S"],
-                    Priority(item["priority"]["S"]),
-                    item["reason"]["S"],
-                    bytes(item["payload"]["B"]),
-                )
-            )
+        if limit <= 0:
+            return found
+        for position, item in enumerate(self._query(DEAD, limit=offset + limit)):
+            if position < offset:  # read past, never kept: memory stays with ``limit``
+                continue
+            found.append(_dead_letter(item))
             if len(found) >= limit:
                 break
         return found
+
+    def replay_dead_letters(self, ids: Sequence[str]) -> int:
+        letters = []
+        for sk in dict.fromkeys(ids):
+            item = self.dynamodb.get_item(
+                TableName=self.state_table,
+                Key={"pk": {"S": DEAD}, "sk": {"S": sk}},
+                ConsistentRead=True,
+            ).get("Item")
+            if item is not None and TRUNCATED not in item["reason"]["S"]:
+                letters.append(_dead_letter(item))
+        for priority in Priority:
+            payloads = [letter.payload for letter in letters if letter.priority == priority]
+            if payloads:
+                self.publish(priority, payloads)
+        self._delete_items([{"pk": {"S": DEAD}, "sk": {"S": letter.id}} for letter in letters])
+        return len(letters)
 
     def dead_letter_count(self) -> int:
         total = 0
         request: dict[str, Any] = {
             "TableName": self.state_table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": "dead"}},
+            "ExpressionAttributeValues": {":pk": {"S": DEAD}},
             "Select": "COUNT",
         }
         while True:
@@ -484,11 +504,13 @@ class KinesisStreams(Streams):
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
         covered = [seq for seq in states if _pad(seq) <= _pad(sequence)]
-        for chunk in chunked(covered, 25):
+        self._delete_items([self._msg_key(priority, shard, seq) for seq in covered])
+
+    def _delete_items(self, keys: Sequence[dict[str, Any]]) -> None:
+        """Delete state items, 25 per BatchWriteItem, retrying what DynamoDB leaves undone."""
+        for chunk in chunked(keys, 25):
             pending: dict[str, Any] = {
-                self.state_table: [
-                    {"DeleteRequest": {"Key": self._msg_key(priority, shard, seq)}} for seq in chunk
-                ]
+                self.state_table: [{"DeleteRequest": {"Key": key}} for key in chunk]
             }
             for attempt in range(MAX_TRIES):
                 pending = (
@@ -498,3 +520,13 @@ class KinesisStreams(Streams):
                 if not pending:
                     break
                 backoff(attempt)
+
+
+def _dead_letter(item: dict[str, Any]) -> DeadLetter:
+    """A dead-letter item; its sort key is its id."""
+    return DeadLetter(
+        item["sk"]["S"],
+        Priority(item["priority"]["S"]),
+        item["reason"]["S"],
+        bytes(item["payload"]["B"]),
+    )

@@ -8,7 +8,8 @@ Keys, all under the prefix (default ``reingest``):
   (server-clock) time their lease ends. Redis itself only knows how long a message has been idle,
   and consumers may ask for different leases, so the lease each delivery was given is kept here.
 - ``<prefix>:dead``: sorted set of dead letters (``<priority>:<id>``, scored by enqueue time), each
-  kept in a hash ``<prefix>:dead:<priority>:<id>``; writing one twice is harmless.
+  kept in a hash ``<prefix>:dead:<priority>:<id>``; writing one twice is harmless. The member is
+  the dead letter's id (entry ids of the two streams may coincide).
 
 Receiving is one Lua script (atomic on the server): two consumers can never take the same expired
 lease, and a message is never delivered without its lease being recorded.
@@ -171,8 +172,12 @@ class RedisStreams(Streams):
         self._forget(pipe, delivery.priority, [delivery.id])
         pipe.execute()
 
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        members = cast(list[bytes], self._redis.zrange(f"{self.prefix}:dead", 0, limit - 1))
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+        if limit <= 0:
+            return []
+        members = cast(
+            list[bytes], self._redis.zrange(f"{self.prefix}:dead", offset, offset + limit - 1)
+        )
         pipe = self._redis.pipeline(transaction=False)
         for member in members:
             pipe.hgetall(f"{self.prefix}:dead:{member.decode()}")
@@ -180,16 +185,45 @@ class RedisStreams(Streams):
         for member, fields in zip(members, pipe.execute(), strict=True):
             if not fields:  # removed between the two reads
                 continue
-            entry_id = member.decode().partition(":")[2]
             letters.append(
                 DeadLetter(
-                    entry_id,
+                    member.decode(),
                     Priority(fields[b"priority"].decode()),
                     fields[b"reason"].decode(),
                     fields[b"payload"],
                 )
             )
         return letters
+
+    def replay_dead_letters(self, ids: Sequence[str]) -> int:
+        """One MULTI that posts and drops, under WATCH of the dead letters' hashes: a
+        concurrent replay of the same ones makes this one start over and find them gone, so
+        each is posted exactly once."""
+        members = list(dict.fromkeys(ids))
+        keys = [f"{self.prefix}:dead:{member}" for member in members]
+        if not keys:
+            return 0
+
+        posted = 0
+
+        def replay(pipe: Any) -> None:  # run again from the start if a watched key changes
+            nonlocal posted
+            found = [
+                (member, key, pipe.hgetall(key)) for member, key in zip(members, keys, strict=True)
+            ]
+            pipe.multi()
+            posted = 0
+            for member, key, fields in found:
+                if not fields:
+                    continue
+                stream = self._stream(Priority(fields[b"priority"].decode()))
+                pipe.xadd(stream, {"payload": fields[b"payload"]})
+                pipe.delete(key)
+                pipe.zrem(f"{self.prefix}:dead", member)
+                posted += 1
+
+        self._redis.transaction(replay, *keys)
+        return posted
 
     def dead_letter_count(self) -> int:
         return int(cast(int, self._redis.zcard(f"{self.prefix}:dead")))

@@ -39,18 +39,8 @@ class SqliteStreams(Streams):
         self.db = SqliteDatabase(sqlite_path(url), SCHEMA)
 
     def publish(self, priority: Priority, payloads: Sequence[bytes]) -> None:
-        now = time.time()
         with self.db.write() as conn:
-            conn.executemany(
-                "INSERT INTO stream_messages (priority, enqueued_at) VALUES (?, ?)",
-                [(str(priority), now)] * len(payloads),
-            )
-            # AUTOINCREMENT under the write lock hands out consecutive numbers
-            (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
-            first = last - len(payloads) + 1
-            conn.executemany(
-                "INSERT INTO stream_payloads VALUES (?, ?)", enumerate(payloads, start=first)
-            )
+            _append(conn, priority, payloads)
 
     def receive(
         self, priority: Priority, consumer: str, limit: int, lease_seconds: float
@@ -88,15 +78,35 @@ class SqliteStreams(Streams):
             )
             _delete(conn, [int(delivery.id)])
 
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
         with self.db.read() as conn:
             rows = conn.execute(
-                "SELECT seq, priority, reason, payload FROM dead_letters ORDER BY seq LIMIT ?",
-                (limit,),
+                "SELECT seq, priority, reason, payload FROM dead_letters ORDER BY seq "
+                "LIMIT ? OFFSET ?",
+                (limit, offset),
             ).fetchall()
         return [
             DeadLetter(str(seq), Priority(p), reason, payload) for seq, p, reason, payload in rows
         ]
+
+    def replay_dead_letters(self, ids: Sequence[str]) -> int:
+        """One transaction: posted and dropped together, exactly once."""
+        wanted = list(dict.fromkeys(int(i) for i in ids if i.isdigit()))
+        with self.db.write() as conn:
+            found: dict[int, tuple[str, bytes]] = {}
+            for marks, chunk in in_chunks(wanted):
+                rows = conn.execute(
+                    f"SELECT seq, priority, payload FROM dead_letters WHERE seq IN ({marks})",
+                    chunk,
+                )
+                found.update((seq, (priority, payload)) for seq, priority, payload in rows)
+            for priority in Priority:
+                payloads = [found[s][1] for s in wanted if s in found and found[s][0] == priority]
+                if payloads:
+                    _append(conn, priority, payloads)
+            for marks, chunk in in_chunks(list(found)):
+                conn.execute(f"DELETE FROM dead_letters WHERE seq IN ({marks})", chunk)
+        return len(found)
 
     def dead_letter_count(self) -> int:
         with self.db.read() as conn:
@@ -116,6 +126,18 @@ class SqliteStreams(Streams):
 
     def close(self) -> None:
         self.db.close()
+
+
+def _append(conn: sqlite3.Connection, priority: Priority, payloads: Sequence[bytes]) -> None:
+    now = time.time()
+    conn.executemany(
+        "INSERT INTO stream_messages (priority, enqueued_at) VALUES (?, ?)",
+        [(str(priority), now)] * len(payloads),
+    )
+    # AUTOINCREMENT under the write lock hands out consecutive numbers
+    (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+    first = last - len(payloads) + 1
+    conn.executemany("INSERT INTO stream_payloads VALUES (?, ?)", enumerate(payloads, start=first))
 
 
 def _delete(conn: sqlite3.Connection, seqs: list[int]) -> None:

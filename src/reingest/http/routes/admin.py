@@ -1,5 +1,5 @@
 """Operating the reingestion over HTTP: health, Prometheus metrics, stats, failures, reset, the
-scheduler and id uploads. The same calls the CLI makes; the dashboard's forms use them too."""
+scheduler, id uploads and messages posted by hand. The same calls the CLI makes; the dashboard's forms use them too."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from ...backends import Components
 from ...ids import UploadReport, upload_ids
 from ...metrics import collect, render
+from ...publish import PublishReport, publish_lines
 from ...states import State
+from ...streams.base import Priority
 from ..auth import require_key
 from ..control import overview
 from ..deps import ComponentsDep, SamplerDep, SchedulerDep
@@ -47,6 +49,17 @@ class ResetRequest(BaseModel):
     states: list[str | int]
     #: only ids whose failure reason is exactly this
     reason: str | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _valid_unicode(cls, reason: str | None) -> str | None:
+        """JSON can carry lone surrogates; no stored reason holds one, and the database
+        cannot even be asked."""
+        try:
+            (reason or "").encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("not valid Unicode (a lone surrogate)") from None
+        return reason
 
 
 def reset_states(components: Components, states: list[str | int], reason: str | None) -> int:
@@ -101,3 +114,23 @@ async def add_ids(request: Request, components: ComponentsDep) -> dict[str, Any]
     data = await read_body(request, components.settings.max_upload_bytes)
     report = await run_in_threadpool(upload_id_lines, components, data)
     return report_json(report)
+
+
+def publish_body(components: Components, priority: Priority, data: bytes) -> PublishReport:
+    """``reingest publish`` on an uploaded file."""
+    return publish_lines(components.streams, priority, io.BytesIO(data))
+
+
+@router.post("/admin/publish", summary="Post Grid UpdateMessages (the body: one per line)")
+async def publish(
+    request: Request, components: ComponentsDep, priority: Priority = Priority.HIGH
+) -> dict[str, Any]:
+    data = await read_body(request, components.settings.max_upload_bytes)
+    report = await run_in_threadpool(publish_body, components, priority, data)
+    return {
+        "published": report.published,
+        "malformed": report.malformed,
+        "malformedExamples": [
+            {"line": n, "problem": problem} for n, problem in report.malformed_examples
+        ],
+    }

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ...states import State
-from ..auth import SESSION_COOKIE, SESSION_SECONDS, Auth, require_login
+from ..auth import SESSION_COOKIE, SESSION_SECONDS, Auth, require_login, same_origin
 from ..control import overview
 from ..deps import ComponentsDep, SamplerDep, SchedulerDep
 from ..errors import ApiError
@@ -94,6 +94,8 @@ def login(
     request: Request, key: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
 ) -> Response:
     auth: Auth = request.app.state.auth
+    if not same_origin(request):  # a login forced on the user by another site's form
+        raise ApiError(403, "cross-origin", "cross-origin form posts are not accepted")
     if not auth.valid_key(key):
         context = {"next": safe_next(next), "error": "That key is not valid."}
         return templates.TemplateResponse(request, "login.html", context, status_code=401)
@@ -110,7 +112,9 @@ def login(
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    auth: Auth = request.app.state.auth
+    auth.end_session(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -14,6 +14,11 @@ router = APIRouter(tags=["media-api"], dependencies=[Depends(require_key)])
 
 #: query parameters of the search itself; every other one filters on a document field
 SEARCH_PARAMETERS = frozenset({"q", "length", "offset"})
+#: how deep a page may start (Elasticsearch refuses from + size past its max_result_window)
+MAX_OFFSET = 100_000
+#: words in ``q`` and field filters per search: enough for a person, bounded for the engine
+MAX_WORDS = 50
+MAX_FILTERS = 20
 
 
 @router.get("/images/{image_id}", summary="The indexed document of an image")
@@ -36,9 +41,13 @@ def search(
     base: BaseUrl,
     q: str | None = None,
     length: Annotated[int, Query(ge=0, le=200)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     filters = {k: v for k, v in request.query_params.items() if k not in SEARCH_PARAMETERS}
+    if q is not None and len(q.split()) > MAX_WORDS:
+        raise ApiError(400, "invalid-query", f"q may hold at most {MAX_WORDS} words")
+    if len(filters) > MAX_FILTERS:
+        raise ApiError(400, "invalid-filter", f"at most {MAX_FILTERS} field filters per search")
     try:
         total, documents = components.index.search(q, filters, length, offset)
     except NotImplementedError as error:
