@@ -50,7 +50,7 @@ def project(data: bytes, filename: str) -> dict[str, Any]:
     stored = StoredOriginal(
         image_id_of(data), data, "file:///hostile", UploadRecord(filename=filename), UPLOAD_TIME
     )
-    image = build_image(stored, UPLOAD_TIME).to_json()
+    image = build_image(stored, UPLOAD_TIME, processors=()).to_json()
     orjson.dumps(image)  # refuses lone surrogates
     return image
 
