@@ -6,6 +6,8 @@ loader fast. Structural damage (truncation, impossible lengths) raises CorruptFi
 
 from __future__ import annotations
 
+import logging
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -19,8 +21,19 @@ from reingest.loader.tiff import Entry, Tiff
 XMP_JPEG_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 XMP_EXTENSION_HEADER = b"http://ns.adobe.com/xmp/extension/\x00"
 MAX_INFLATED = 16 * 1024 * 1024  # iCCP / iTXt bodies larger than this are ignored
+#: all of a PNG's compressed chunks together inflate to at most this; later ones are skipped
+MAX_INFLATED_PER_FILE = 32 * 1024 * 1024
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+#: the segments whose bodies are read; any other is skipped by its length alone
+_READ_SEGMENTS = _SOF | {0xE1, 0xE2, 0xED, 0xEE}
+#: marker segments a JPEG may have before its scan: encoders write tens; millions of empty
+#: ones would cost seconds to walk
+MAX_SEGMENTS = 100_000
+_FILL = re.compile(rb"\xff+")
+_READ_CHUNKS = frozenset({b"IEND", b"PLTE", b"tRNS", b"gAMA", b"iCCP", b"eXIf", b"iTXt"})
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,30 +79,35 @@ def read_jpeg(data: bytes) -> Container:
     xmp: list[bytes] = []
     xmp_extension: list[tuple[int, bytes]] = []
     adobe_transform = -1
-    while True:
+    for _ in range(MAX_SEGMENTS):
         if pos + 4 > size:
             raise CorruptFile("truncated before the image data")
         if data[pos] != 0xFF:
             raise CorruptFile(f"expected a marker at byte {pos}")
         marker = data[pos + 1]
-        if marker == 0xFF:
-            pos += 1
+        if marker == 0xFF:  # fill bytes, skipped in one go
+            pos = _FILL.match(data, pos + 1).end() - 1  # type: ignore[union-attr]
             continue
         if marker in _STANDALONE:
             pos += 2
             continue
         length = data[pos + 2] << 8 | data[pos + 3]
-        body = data[pos + 4 : pos + 2 + length]
-        if length < 2 or len(body) != length - 2:
+        end = pos + 2 + length
+        if length < 2 or end > size:
             raise CorruptFile(f"segment 0x{marker:02X} runs past the end of the file")
-        pos += 2 + length
         if marker == 0xDA:
+            pos = end
             break
+        if marker not in _READ_SEGMENTS:
+            pos = end
+            continue
+        body = data[pos + 4 : end]
+        pos = end
         if marker in _SOF and sof is None and len(body) >= 6:
             _, height, width, components = struct.unpack(">BHHB", body[:6])
             sof = (width, height, components)
         elif marker == 0xE1 and body.startswith(b"Exif\x00\x00") and exif is None:
-            exif = Tiff(body, 6)
+            exif = _exif_block(body)
         elif marker == 0xE1 and _is_xmp(body):
             xmp.append(body[len(XMP_JPEG_HEADER) :])
         elif marker == 0xE1 and xmp and _is_xmp_extension(body):
@@ -100,6 +118,8 @@ def read_jpeg(data: bytes) -> Container:
             photoshop.append(body[14:])
         elif marker == 0xEE and body.startswith(b"Adobe") and len(body) >= 12:
             adobe_transform = body[11]
+    else:
+        raise CorruptFile(f"more than {MAX_SEGMENTS} marker segments before the image data")
     if sof is None:
         raise CorruptFile("no frame header")
     if data.rfind(b"\xff\xd9", pos) < 0:
@@ -118,25 +138,60 @@ def read_jpeg(data: bytes) -> Container:
     )
 
 
-def _inflate(raw: bytes) -> bytes | None:
-    inflater = zlib.decompressobj()
+def _exif_block(body: bytes) -> Tiff | None:
+    """An APP1 Exif segment's TIFF structure; a damaged header costs the EXIF, not the image."""
     try:
-        out = inflater.decompress(raw, MAX_INFLATED)
-    except zlib.error:
+        return Tiff(body, 6)
+    except CorruptFile:
+        log.warning("EXIF segment skipped: no TIFF header after its signature")
         return None
-    return None if inflater.unconsumed_tail else out
+
+
+class _Inflater:
+    """Inflates a PNG's compressed chunks within MAX_INFLATED each and MAX_INFLATED_PER_FILE
+    in all, so a small file cannot cost gigabytes (each inflation is charged what it did)."""
+
+    def __init__(self) -> None:
+        self.budget = MAX_INFLATED_PER_FILE
+
+    def __call__(self, raw: bytes, what: str) -> bytes | None:
+        limit = min(MAX_INFLATED, self.budget)
+        if limit <= 0:
+            log.warning(
+                "PNG %s skipped: the file's chunks inflate past %d bytes",
+                what,
+                MAX_INFLATED_PER_FILE,
+            )
+            return None
+        inflater = zlib.decompressobj()
+        try:
+            out = inflater.decompress(raw, limit)
+        except zlib.error:
+            log.warning("PNG %s skipped: its compressed data is damaged", what)
+            return None
+        self.budget -= len(out)
+        if inflater.unconsumed_tail:
+            log.warning("PNG %s skipped: it inflates past %d bytes", what, limit)
+            return None
+        return out
 
 
 def read_png(data: bytes) -> Container:
     pos, size = 8, len(data)
     result: Container | None = None
+    inflate = _Inflater()
+    icc: bytes | None = None  # the last iCCP's compressed profile, inflated once at IEND
+    head = struct.Struct(">I4s")
     while True:
         if pos + 8 > size:
             raise CorruptFile("truncated (no IEND chunk)")
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        if len(body) != length:
+        length, kind = head.unpack_from(data, pos)
+        if pos + 8 + length > size:
             raise CorruptFile(f"chunk {kind!r} runs past the end of the file")
+        if kind not in _READ_CHUNKS and result is not None:  # image data: not even sliced
+            pos += 12 + length
+            continue
+        body = data[pos + 8 : pos + 8 + length]
         pos += 12 + length
         if result is None:
             if kind != b"IHDR" or length < 13:
@@ -145,6 +200,7 @@ def read_png(data: bytes) -> Container:
             check_size(width, height)
             result = Container(width, height, colour={"depth": depth, "type": colour_type})
         elif kind == b"IEND":
+            result.icc = inflate(icc, "iCCP chunk") if icc is not None else None
             return result
         elif kind == b"PLTE":
             result.colour["palette"] = length // 3
@@ -155,23 +211,23 @@ def read_png(data: bytes) -> Container:
         elif kind == b"iCCP":
             name, _, rest = body.partition(b"\x00")
             result.png_icc_name = name.decode("latin-1")
-            result.icc = _inflate(rest[1:])
+            icc = rest[1:]
         elif kind == b"eXIf" and body[:4] in (b"II*\x00", b"MM\x00*"):
             result.exif = Tiff(body)
         elif kind == b"iTXt" and body.startswith(b"XML:com.adobe.xmp\x00"):
-            packet = _itxt_text(body[18:])
+            packet = _itxt_text(body[18:], inflate)
             if packet is not None:
                 result.xmp.append(packet)
 
 
-def _itxt_text(rest: bytes) -> bytes | None:
+def _itxt_text(rest: bytes, inflate: _Inflater) -> bytes | None:
     """The text of an iTXt chunk after its keyword (compression flag, language, key)."""
     if len(rest) < 2:
         return None
     compressed, text = rest[0], rest[2:]
     _, _, text = text.partition(b"\x00")  # language tag
     _, _, text = text.partition(b"\x00")  # translated keyword
-    return _inflate(text) if compressed else text
+    return inflate(text, "XMP iTXt chunk") if compressed else text
 
 
 def read_tiff(data: bytes) -> Container:

@@ -82,7 +82,10 @@ def _zone(fields: dict[str, str | None]) -> tzinfo | None:
     if offset is None or offset == "Z":
         return UTC
     digits = offset[1:].replace(":", "").ljust(4, "0")
-    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4]))
+    hours, minutes = int(digits[:2]), int(digits[2:4])
+    if hours > 23 or minutes > 59:  # Joda's offset parser refuses them: the format fails
+        return None
+    delta = timedelta(hours=hours, minutes=minutes)
     return timezone(-delta if offset[0] == "-" else delta)
 
 

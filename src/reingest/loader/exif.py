@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import struct
@@ -10,6 +11,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from reingest.errors import CorruptFile
 from reingest.loader.tiff import ASCII, Entry, Rational, Tiff
+
+log = logging.getLogger(__name__)
 
 EXIF_SUB_IFD, GPS_IFD, INTEROP_IFD, SUB_IFDS = 0x8769, 0x8825, 0xA005, 0x014A
 ORIENTATION = 0x0112
@@ -218,7 +221,7 @@ def _float32(value: float) -> float:
 
 
 def _first_rational(entry: Entry) -> Rational | None:
-    rationals = entry.rationals
+    rationals = entry.head_rationals(1)
     return rationals[0] if rationals else None
 
 
@@ -241,11 +244,15 @@ def _focal_plane_resolution(entry: Entry, ifd: dict[int, Entry]) -> str | None:
 
 
 def _version(entry: Entry) -> str:
+    """Each value as a Java ``char`` (16 bits); a surrogate, which no valid string holds
+    alone, becomes U+FFFD."""
     out = []
-    for i, byte in enumerate(entry.ints[:4]):
+    for i, value in enumerate(entry.head_ints(4)):
         if i == 2:
             out.append(".")
-        char = chr(byte + 48 if byte < 48 else byte)
+        code = value & 0xFFFF
+        code = code + 48 if code < 48 else code
+        char = "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)
         if i == 0 and char == "0":
             continue
         out.append(char)
@@ -254,7 +261,7 @@ def _version(entry: Entry) -> str:
 
 def _components(entry: Entry) -> str:
     names = ("", "Y", "Cb", "Cr", "R", "G", "B")
-    return "".join(names[j] for j in entry.ints[:4] if 0 < j < len(names))
+    return "".join(names[j] for j in entry.head_ints(4) if 0 < j < len(names))
 
 
 def _shutter_speed(entry: Entry) -> str | None:
@@ -287,8 +294,14 @@ def _flash(entry: Entry) -> str | None:
     return text
 
 
+def _byte_array(entry: Entry) -> bytes:
+    """metadata-extractor's getByteArray: numbers become Java bytes (their low eight bits)."""
+    value = entry.value
+    return value if isinstance(value, bytes) else bytes(v & 0xFF for v in entry.ints)
+
+
 def _user_comment(entry: Entry) -> str:
-    raw = entry.value if isinstance(entry.value, bytes) else bytes(entry.ints)
+    raw = _byte_array(entry)
     if len(raw) >= 10:
         head = raw[:10].decode("latin-1")
         for name, charset in _USER_COMMENT_CHARSETS.items():
@@ -299,7 +312,7 @@ def _user_comment(entry: Entry) -> str:
 
 
 def _cfa_pattern(entry: Entry) -> str | None:
-    raw = entry.value if isinstance(entry.value, bytes) else bytes(entry.ints)
+    raw = _byte_array(entry)
     if len(raw) < 4:
         return None
     rows, cols = struct.unpack(">hh", raw[:4])
@@ -324,7 +337,7 @@ def _cfa_pattern(entry: Entry) -> str | None:
 
 
 def _lens_specification(entry: Entry) -> str | None:
-    values = entry.rationals
+    values = entry.head_rationals(4) if entry.count == 4 else ()
     if len(values) != 4 or (values[0].num == 0 and values[2].num == 0):
         return None
     low, high, f_low, f_high = values
@@ -367,21 +380,21 @@ def _subject_distance(value: Rational) -> str:
 
 
 def _ycbcr_subsampling(entry: Entry) -> str | None:
-    ints = entry.ints
+    ints = entry.head_ints(2)
     if len(ints) < 2:
         return None
     return {(2, 1): "YCbCr4:2:2", (2, 2): "YCbCr4:2:0"}.get((ints[0], ints[1]), "(Unknown)")
 
 
 def _reference_black_white(entry: Entry) -> str | None:
-    ints = entry.ints
+    ints = entry.head_ints(6)
     if len(ints) < 6:
         return None
     return f"[{ints[0]},{ints[2]},{ints[4]}] [{ints[1]},{ints[3]},{ints[5]}]"
 
 
 def _windows_xp(entry: Entry) -> str:
-    raw = entry.value if isinstance(entry.value, bytes) else bytes(entry.ints)
+    raw = _byte_array(entry)
     return raw.decode("utf-16-le", "replace").rstrip("\x00")
 
 
@@ -463,20 +476,38 @@ def describe(entry: Entry, ifd: dict[int, Entry]) -> str | None:
     return _BY_TAG.get(entry.tag, _generic)(entry, ifd)
 
 
+#: what describing one odd value can raise (a value past the decoding budget included)
+VALUE_ERRORS = (ValueError, ArithmeticError, LookupError, struct.error)
+
+
 def directory_map(ifd: dict[int, Entry]) -> dict[str, str]:
-    """Grid's exportDirectory: named tags only, no Padding, trimmed, empty values dropped."""
+    """Grid's exportDirectory: named tags only, no Padding, trimmed, empty values dropped.
+    A value that cannot be described is dropped with a warning: it costs only that tag."""
     out: dict[str, str] = {}
     stored = _STORED
     for tag, entry in ifd.items():
         if (how := stored.get(tag)) is not None:
-            value = how[1](entry, ifd)
+            try:
+                value = how[1](entry, ifd)
+            except VALUE_ERRORS as error:
+                log.warning("EXIF %s dropped: %s", how[0], error)
+                continue
             if value and (value := value.strip(_JAVA_WHITESPACE)):
                 out[how[0]] = value
     return out
 
 
 def date_original_composite(sub: dict[int, Entry]) -> str | None:
-    """ExifSubIFDDirectory.getDateOriginal (+ sub-seconds, offset) as an ISO UTC string."""
+    """ExifSubIFDDirectory.getDateOriginal (+ sub-seconds, offset) as an ISO UTC string; None,
+    with a warning, when a value cannot be read."""
+    try:
+        return _date_original(sub)
+    except VALUE_ERRORS as error:
+        log.warning("EXIF Date/Time Original Composite dropped: %s", error)
+        return None
+
+
+def _date_original(sub: dict[int, Entry]) -> str | None:
     entry = sub.get(0x9003)
     if entry is None or not isinstance(entry.value, bytes):
         return None
@@ -491,7 +522,8 @@ def date_original_composite(sub: dict[int, Entry]) -> str | None:
         if found:
             sign = -1 if found.group(1) == "-" else 1
             hours, minutes = int(found.group(2)), int(found.group(3))
-            zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+            if hours < 24 and minutes < 60:  # Java's TimeZone falls back to GMT otherwise
+                zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
     try:
         moment = datetime(year, month, day, hour, minute, second, tzinfo=zone)
     except ValueError:
@@ -504,12 +536,25 @@ def date_original_composite(sub: dict[int, Entry]) -> str | None:
     return iso_millis(moment)
 
 
+#: years in a Gregorian cycle: the calendar repeats, so a date can be moved by it and back
+_CYCLE_YEARS = 400
+
+
 def iso_millis(moment: datetime) -> str:
-    """Joda's ISO print in UTC: ``2015-01-22T00:00:00.000Z``."""
-    u = moment.astimezone(UTC)
+    """Joda's ISO print in UTC: ``2015-01-22T00:00:00.000Z``, also when UTC falls outside
+    Python's years 1-9999 (``9999-12-31T23:00:00-10:00`` is ``10000-01-01T09:00:00.000Z``)."""
+    try:
+        u = moment.astimezone(UTC)
+        year = u.year
+    except OverflowError:
+        shift = -_CYCLE_YEARS if moment.year > _CYCLE_YEARS else _CYCLE_YEARS
+        offset = moment.utcoffset() or timedelta(0)
+        u = moment.replace(year=moment.year + shift, tzinfo=None) - offset
+        year = u.year - shift
+    sign = "-" if year < 0 else ""
     return (
-        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
-        f".{u.microsecond // 1000:03d}Z"
+        f"{sign}{abs(year):04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:"
+        f"{u.second:02d}.{u.microsecond // 1000:03d}Z"
     )
 
 

@@ -35,14 +35,27 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}".rstrip("0").rstrip(".") if value else "0"
 
 
+#: UTF-8 spends at most four bytes a character: longer text is redacted without decoding it
+_MAX_TEXT_BYTES = 4 * MAX_VALUE_LENGTH
+_JAVA_SPACE = bytes(range(0x21))
+
+
+def _text(raw: bytes) -> str:
+    """decode_text up to the first NUL, or REDACTED when it is sure to be redacted anyway."""
+    text = raw.split(b"\x00", 1)[0]
+    if len(text) > _MAX_TEXT_BYTES and len(text.strip(_JAVA_SPACE)) > _MAX_TEXT_BYTES:
+        return REDACTED
+    return decode_text(text)
+
+
 def _tag_text(raw: bytes) -> str | None:
     """The description of one tag element, by its type signature."""
     kind = raw[:4]
     if kind == b"desc" and len(raw) >= 12:
         (length,) = struct.unpack(">I", raw[8:12])
-        return decode_text(raw[12 : 12 + length].split(b"\x00", 1)[0])
+        return _text(raw[12 : 12 + length])
     if kind == b"text":
-        return decode_text(raw[8:].split(b"\x00", 1)[0])
+        return _text(raw[8:])
     if kind == b"mluc" and len(raw) >= 28:
         (length, offset) = struct.unpack(">II", raw[20:28])
         return raw[offset : offset + length].decode("utf-16-be", "replace")
@@ -100,15 +113,20 @@ def _icc_map(profile: bytes) -> dict[str, str]:
     (count,) = struct.unpack(">I", profile[128:132])
     out["Tag Count"] = str(count)
     count = min(count, 256, (len(profile) - 132) // 12)
-    texts: dict[tuple[int, int], str | None] = {}  # the R, G and B TRCs often share one curve
+    # a later element of the same tag wins: each tag's elements, latest first, are described
+    # until one has a description, so a tag repeated 256 times is not read 256 times
+    elements: dict[str, list[tuple[int, int]]] = {}
     for signature, offset, length in _TAG_ENTRY.iter_unpack(profile[132 : 132 + 12 * count]):
-        name = TAG_NAMES.get(signature)
-        if name is not None:
-            where = (offset, length)
+        if (name := TAG_NAMES.get(signature)) is not None:
+            elements.setdefault(name, []).append((offset, length))
+    texts: dict[tuple[int, int], str | None] = {}  # the R, G and B TRCs often share one curve
+    for name, wheres in elements.items():
+        for where in reversed(wheres):
             if where not in texts:
-                texts[where] = _tag_text(profile[offset : offset + length])
+                texts[where] = _tag_text(profile[where[0] : where[0] + where[1]])
             if (text := texts[where]) is not None:
                 out[name] = text
+                break
     return {
         name: REDACTED if len(value) > MAX_VALUE_LENGTH else value
         for name, raw in out.items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import struct
 from datetime import datetime, timedelta, timezone
@@ -52,6 +53,12 @@ _COMPOSITES = {
 _DATE_TIME = re.compile(r"(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:([+-])(\d{2})(\d{2}))?")
 
 Value = str | int | list[str]
+#: datasets read per file (writers use tens; thousands of keywords are already odd) and
+#: Photoshop resources looked through for the IPTC one: past them, the rest is left out
+MAX_DATASETS = 10_000
+MAX_RESOURCES = 10_000
+
+log = logging.getLogger(__name__)
 
 
 def _charset(raw: bytes) -> str | None:
@@ -68,7 +75,9 @@ def parse_iim(data: bytes) -> dict[tuple[int, int], Value]:
     values: dict[tuple[int, int], Value] = {}
     codec: str | None = None
     pos = 0
-    while pos + 5 <= len(data) and data[pos] == 0x1C:
+    for _ in range(MAX_DATASETS):
+        if pos + 5 > len(data) or data[pos] != 0x1C:
+            return values
         record, dataset = data[pos + 1], data[pos + 2]
         length = data[pos + 3] << 8 | data[pos + 4]
         pos += 5
@@ -99,6 +108,9 @@ def parse_iim(data: bytes) -> dict[tuple[int, int], Value]:
                 previous.append(text)
             else:
                 values[key] = [str(previous), text]
+    else:
+        if pos + 5 <= len(data) and data[pos] == 0x1C:
+            log.warning("IPTC datasets after the first %d dropped", MAX_DATASETS)
     return values
 
 
@@ -150,7 +162,9 @@ def iptc_map(data: bytes) -> dict[str, str]:
 def iim_from_photoshop(irb: bytes) -> bytes | None:
     """The IPTC block (resource 0x0404) of a Photoshop Image Resource Block sequence."""
     pos = 0
-    while pos + 12 <= len(irb) and irb[pos : pos + 4] == b"8BIM":
+    for _ in range(MAX_RESOURCES):
+        if pos + 12 > len(irb) or irb[pos : pos + 4] != b"8BIM":
+            return None
         (resource,) = struct.unpack(">H", irb[pos + 4 : pos + 6])
         name_len = irb[pos + 6]
         pos += 6 + ((name_len + 2) & ~1)  # Pascal name padded to an even length
@@ -161,4 +175,5 @@ def iim_from_photoshop(irb: bytes) -> bytes | None:
         if resource == 0x0404:
             return irb[pos : pos + size]
         pos += size + (size & 1)
+    log.warning("IPTC not found in the first %d Photoshop resources", MAX_RESOURCES)
     return None

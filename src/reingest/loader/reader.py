@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from reingest.errors import CorruptFile, LoaderError
 from reingest.loader.colour import colour_information, colour_model
@@ -20,16 +22,23 @@ from reingest.loader.getty import getty_map
 from reingest.loader.icc import icc_map
 from reingest.loader.iptc import iptc_map
 from reingest.loader.mime import JPEG, PNG, TIFF, detect_mime
+from reingest.loader.tiff import Tiff
 from reingest.loader.xmp import aggregate, raw_properties
 from reingest.model import Dimensions, FileMetadata
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _READERS: dict[str, Callable[[bytes], Container]] = {
     JPEG: read_jpeg,
     PNG: read_png,
     TIFF: read_tiff,
 }
-#: what a malformed structure can raise from the parsers (anything else is a bug)
-_PARSE_ERRORS = (struct.error, ValueError, IndexError, KeyError, OverflowError, zlib.error)
+#: what the walk of a structure the walkers did not foresee can raise
+_PARSE_ERRORS = (struct.error, ValueError, LookupError, ArithmeticError, zlib.error)
+#: what reading one metadata block can raise: it costs that block, never the image
+_BLOCK_ERRORS = (*_PARSE_ERRORS, CorruptFile, RecursionError, MemoryError)
+_STRUCTURES = {JPEG: "marker segments", PNG: "chunks", TIFF: "image file directory"}
 
 
 @dataclass(frozen=True)
@@ -44,40 +53,60 @@ class FileFacts:
 
 
 def read_file(data: bytes, filename: str | None = None) -> FileFacts:
-    """Raises UnsupportedFileType or CorruptFile for anything that is not a readable image."""
+    """Raises UnsupportedFileType or CorruptFile when the file's container cannot be walked
+    (its reason speaks of the file); a metadata block or value that cannot be read is left
+    out with a warning, and the image is kept."""
     mime = detect_mime(data, filename)
     try:
-        return _read(mime, data)
+        container = _READERS[mime](data)
     except CorruptFile as error:
         raise CorruptFile(f"Corrupt {mime}: {error}") from error
     except LoaderError:
         raise
-    except (*_PARSE_ERRORS, MemoryError, RecursionError) as error:
-        raise CorruptFile(f"Corrupt {mime}: {type(error).__name__}: {error}") from error
+    except _PARSE_ERRORS as error:
+        log.warning("%s walk failed", mime, exc_info=error)
+        raise CorruptFile(f"Corrupt {mime}: malformed {_STRUCTURES[mime]}") from error
+    return _read(mime, data, container)
 
 
-def _read(mime: str, data: bytes) -> FileFacts:
-    container = _READERS[mime](data)
+def _block(name: str, read: Callable[[], T], empty: T) -> T:
+    """One metadata block (the XMP, the EXIF…); ``empty``, with a warning, if it cannot be
+    read: the readers drop odd values themselves, so this is the last line."""
+    try:
+        return read()
+    except _BLOCK_ERRORS as error:
+        log.warning("%s dropped: %s", name, error, exc_info=error)
+        return empty
+
+
+def _exif(tiff: Tiff) -> tuple[dict[str, str], dict[str, str], int | None]:
+    ifd0, sub = read_exif(tiff)
+    exif, exif_sub = directory_map(ifd0), directory_map(sub)
+    if (composite := date_original_composite(sub)) is not None:
+        exif_sub["Date/Time Original Composite"] = composite
+    orientation = ifd0[ORIENTATION].first_int if ORIENTATION in ifd0 else None
+    return exif, exif_sub, orientation if orientation != 1 else None
+
+
+def _read(mime: str, data: bytes, container: Container) -> FileFacts:
     exif: dict[str, str] = {}
     exif_sub: dict[str, str] = {}
     orientation: int | None = None
-    if container.exif is not None:
-        ifd0, sub = read_exif(container.exif)
-        exif, exif_sub = directory_map(ifd0), directory_map(sub)
-        if (composite := date_original_composite(sub)) is not None:
-            exif_sub["Date/Time Original Composite"] = composite
-        if ORIENTATION in ifd0 and ifd0[ORIENTATION].first_int != 1:
-            orientation = ifd0[ORIENTATION].first_int
-    raw_xmp = raw_properties(container.xmp, container.xmp_extension)
+    if (tiff := container.exif) is not None:
+        exif, exif_sub, orientation = _block("EXIF", lambda: _exif(tiff), (exif, exif_sub, None))
+    raw_xmp = _block("XMP", lambda: raw_properties(container.xmp, container.xmp_extension), {})
+    iptc, icc = container.iptc, container.icc
     metadata = FileMetadata(
-        iptc=iptc_map(container.iptc) if container.iptc else {},
+        iptc=_block("IPTC", lambda: iptc_map(iptc), {}) if iptc else {},
         exif=exif,
         exifSub=exif_sub,
-        xmp=aggregate(raw_xmp),
-        icc=icc_map(container.icc) if container.icc else {},
+        xmp=_block("XMP", lambda: aggregate(raw_xmp), {}),
+        icc=_block("ICC profile", lambda: icc_map(icc), {}) if icc else {},
         getty=getty_map(raw_xmp),
         colourModel=colour_model(mime, container),
-        colourModelInformation=colour_information(mime, container),
+        colourModelInformation=_block(
+            "colour information", lambda: colour_information(mime, container), {}
+        ),
     )
     return FileFacts(
         mime_type=mime,

@@ -33,6 +33,10 @@ def make_thumbnail(data: bytes) -> bytes:
             image.draft("RGB", target[::-1] if swap else target)
             oriented = ImageOps.exif_transpose(image)
             flat = _flatten(oriented).resize(target, PilImage.Resampling.LANCZOS)
+    except PilImage.UnidentifiedImageError as error:  # its message names a Python object
+        raise CorruptFile(
+            "cannot make a thumbnail: the pixels are in no format Pillow reads"
+        ) from error
     except (OSError, ValueError, SyntaxError, PilImage.DecompressionBombError) as error:
         raise CorruptFile(f"cannot make a thumbnail: {error}") from error
     out = io.BytesIO()

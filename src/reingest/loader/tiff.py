@@ -85,30 +85,47 @@ def _java_double(value: float) -> str:
 Value = tuple[int, ...] | tuple[float, ...] | tuple[Rational, ...] | bytes
 
 
+class ValueTooLarge(ValueError):
+    """A tag value the file's decoding budget cannot afford: that value is dropped."""
+
+
+#: what big tag values may cost per file once decoded: their bytes for text and byte values,
+#: this much per number (a Python int or Rational in a tuple), so tags pointing at one big
+#: region cannot cost gigabytes. Values up to SMALL_VALUE cost nothing (the few hundred tags a
+#: file can name stay small), nor do those described by their first elements alone.
+MAX_DECODED_BYTES = 16 * 1024 * 1024
+SMALL_VALUE = 64 * 1024
+_NUMBER_COST = 32
+_INT_MAX, _INT_MIN = 2**31 - 1, -(2**31)
+
+
+def java_int(value: float) -> int:
+    """Java's ``(int)`` cast of a double: NaN is 0, out-of-range values saturate."""
+    if value != value:  # NaN
+        return 0
+    if value >= _INT_MAX:
+        return _INT_MAX
+    return _INT_MIN if value <= _INT_MIN else int(value)
+
+
 class Entry:
     """One IFD entry; its bytes are sliced and decoded only when a description asks for them
     (strip/tile offset arrays of big TIFFs are never decoded), except a single SHORT or LONG,
-    which the IFD reader decodes from the entry itself and passes in as ``value``."""
+    which the IFD reader decodes from the entry itself and passes in as ``value``. A full
+    decode is charged to the file's budget (``Tiff.budget``) and raises ValueTooLarge past it."""
 
-    __slots__ = ("_data", "_order", "_start", "_value", "count", "tag", "type")
+    __slots__ = ("_start", "_tiff", "_value", "count", "tag", "type")
 
     def __init__(
-        self,
-        tag: int,
-        typ: int,
-        count: int,
-        data: bytes,
-        start: int,
-        order: str,
-        value: Value | None = None,
+        self, tag: int, typ: int, count: int, tiff: Tiff, start: int, value: Value | None = None
     ) -> None:
         self.tag, self.type, self.count = tag, typ, count
-        self._data, self._start, self._order = data, start, order
+        self._tiff, self._start = tiff, start
         self._value = value
 
     @property
     def raw(self) -> bytes:
-        return self._data[self._start : self._start + _SIZES[self.type] * self.count]
+        return self._tiff.data[self._start : self._start + _SIZES[self.type] * self.count]
 
     @property
     def value(self) -> Value:
@@ -118,25 +135,50 @@ class Entry:
         return value
 
     def _decode(self) -> Value:
-        if self.type in BYTES_TYPES:
-            return self.raw
+        typ, tiff = self.type, self._tiff
+        cost = self.count * (1 if typ in BYTES_TYPES else _NUMBER_COST)
+        if cost > SMALL_VALUE:
+            if cost > tiff.budget:
+                raise ValueTooLarge(
+                    f"its {self.count} values exceed the file's remaining {tiff.budget} of "
+                    f"{MAX_DECODED_BYTES} bytes for big tag values"
+                )
+            tiff.budget -= cost
+        return self.raw if typ in BYTES_TYPES else self._unpack(self.count)
+
+    def _unpack(self, count: int) -> Value:
         code = _TYPES[self.type][0]
         values = struct.unpack_from(
-            f"{self._order}{self.count * len(code)}{code[0]}", self._data, self._start
+            f"{self._tiff.order}{count * len(code)}{code[0]}", self._tiff.data, self._start
         )
         if len(code) == 2:
             return tuple(map(Rational, values[::2], values[1::2]))
         return values
 
+    def head(self, count: int) -> Value:
+        """The first ``count`` values (fewer if the entry has fewer), decoded on their own: a
+        description that reads only those never pays for the rest, nor charges the budget."""
+        if self._value is not None or self.count <= count:
+            return self.value[:count]
+        if self.type in BYTES_TYPES:
+            return self._tiff.data[self._start : self._start + count]
+        return self._unpack(count)
+
     @property
     def ints(self) -> tuple[int, ...]:
         """Integer view (bytes as unsigned octets), like metadata-extractor's getIntArray."""
-        value = self.value
+        return self._as_ints(self.value)
+
+    def head_ints(self, count: int) -> tuple[int, ...]:
+        """The integer view of the first ``count`` values."""
+        return self._as_ints(self.head(count))
+
+    def _as_ints(self, value: Value) -> tuple[int, ...]:
         if isinstance(value, bytes):
             return tuple(value)
         if self.type in _INTEGER_TYPES:
             return value  # type: ignore[return-value]
-        return tuple(int(float(v)) for v in value)
+        return tuple(java_int(float(v)) for v in value)
 
     @property
     def first_int(self) -> int | None:
@@ -144,13 +186,13 @@ class Entry:
             return None
         if self.type in _INTEGER_TYPES and self.count == 1:
             return self.value[0]  # type: ignore[return-value]
-        ints = self.ints
+        ints = self.head_ints(1)
         return ints[0] if ints else None
 
-    @property
-    def rationals(self) -> tuple[Rational, ...]:
+    def head_rationals(self, count: int) -> tuple[Rational, ...]:
+        """The first ``count`` values of a RATIONAL or SRATIONAL entry, else ()."""
         if self.type in _RATIONAL_TYPES:
-            return self.value  # type: ignore[return-value]
+            return self.head(count)  # type: ignore[return-value]
         return ()
 
 
@@ -168,6 +210,8 @@ class Tiff:
         self._entry = struct.Struct(self.order + "HHII")
         self.ifd0_offset: int = struct.unpack_from(self.order + "I", head, 4)[0]
         self._ifds: dict[int, dict[int, Entry]] = {}
+        #: bytes of tag values still allowed to be decoded (see Entry)
+        self.budget = MAX_DECODED_BYTES
 
     def read_ifd(self, offset: int) -> dict[int, Entry]:
         """Entries of the IFD at ``offset`` (relative to the header), first one per tag;
@@ -201,10 +245,10 @@ class Tiff:
             if length > 4:
                 where = base + pointer
                 if where + length <= size_of_data:
-                    result[tag] = Entry(tag, typ, n, data, where, order)
+                    result[tag] = Entry(tag, typ, n, self, where)
             elif n == 1 and typ in _SINGLE:  # the commonest entry: decoded right here
                 value = pointer if typ == LONG else (pointer >> short_shift) & 0xFFFF
-                result[tag] = Entry(tag, typ, 1, data, inline, order, (value,))
+                result[tag] = Entry(tag, typ, 1, self, inline, (value,))
             else:  # the value sits in the entry itself
-                result[tag] = Entry(tag, typ, n, data, inline, order)
+                result[tag] = Entry(tag, typ, n, self, inline)
         return result

@@ -92,6 +92,8 @@ _XMLNS = re.compile(rb"""xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']([^"']*)["']""")
 _UUID = re.compile(r"(?:uuid:)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 
 MAX_VALUE_LENGTH = 5000
+#: structs and arrays nested deeper than this are dropped (the flattening recurses per level)
+MAX_DEPTH = 100
 #: XMP read per file; Grid's own test files carry at most tens of kilobytes
 MAX_XMP_BYTES = 2 * 1024 * 1024
 #: chunks of a JPEG's ExtendedXMP (a full 2 MB in 64 KB segments takes 33)
@@ -176,6 +178,9 @@ class _Flattener:
     def property(self, node: Element, path: str) -> None:
         if not node.attrib and not len(node):  # a plain text value
             self.simple(path, node.text or "", None)
+            return
+        if path.count("/") + path.count("[") > MAX_DEPTH:
+            log.warning("XMP %s dropped: nested deeper than %d levels", _root(path), MAX_DEPTH)
             return
         for child in node:
             if child.tag in _CONTAINERS:
