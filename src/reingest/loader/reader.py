@@ -89,12 +89,12 @@ def _exif(tiff: Tiff) -> tuple[dict[str, str], dict[str, str], int | None]:
 
 
 def _read(mime: str, data: bytes, container: Container) -> FileFacts:
-    exif: dict[str, str] = {}
-    exif_sub: dict[str, str] = {}
-    orientation: int | None = None
+    no_exif: tuple[dict[str, str], dict[str, str], int | None] = ({}, {}, None)
+    exif, exif_sub, orientation = no_exif
     if (tiff := container.exif) is not None:
-        exif, exif_sub, orientation = _block("EXIF", lambda: _exif(tiff), (exif, exif_sub, None))
-    raw_xmp = _block("XMP", lambda: raw_properties(container.xmp, container.xmp_extension), {})
+        exif, exif_sub, orientation = _block("EXIF", lambda: _exif(tiff), no_exif)
+    no_xmp: dict[str, str] = {}
+    raw_xmp = _block("XMP", lambda: raw_properties(container.xmp, container.xmp_extension), no_xmp)
     iptc, icc = container.iptc, container.icc
     metadata = FileMetadata(
         iptc=_block("IPTC", lambda: iptc_map(iptc), {}) if iptc else {},
