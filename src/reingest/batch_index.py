@@ -96,11 +96,13 @@ def _project_all(
     projector: ImageProjector, claims: Sequence[Claim], settings: Settings
 ) -> list[tuple[Outcome, bytes | None]]:
     """Threads pay off when projection waits on remote services; for local, CPU-bound
-    projection they only add switching, so parallelism 1 runs inline."""
+    projection they only add switching, so parallelism 1 runs inline. The batch's messages
+    are all stamped with the time it started projecting."""
+    sent_at = now_iso()
     if settings.projection_parallelism <= 1:
-        return [_project(projector, claim, settings) for claim in claims]
+        return [_project(projector, claim, settings, sent_at) for claim in claims]
     with ThreadPoolExecutor(settings.projection_parallelism) as pool:
-        return list(pool.map(lambda claim: _project(projector, claim, settings), claims))
+        return list(pool.map(lambda claim: _project(projector, claim, settings, sent_at), claims))
 
 
 #: failures worth another try; anything else (a corrupt original, no original) is permanent
@@ -108,13 +110,13 @@ TRANSIENT = (TransientError, TimeoutError, ConnectionError)
 
 
 def _project(
-    projector: ImageProjector, claim: Claim, settings: Settings
+    projector: ImageProjector, claim: Claim, settings: Settings, sent_at: str
 ) -> tuple[Outcome, bytes | None]:
     """Project and serialise one image; every failure becomes this image's outcome with a
     reason, never an exception that would cost its neighbours."""
     try:
         image = _projection(projector, claim.id, settings).to_json_bytes()
-        payload = image_payload(REINGEST_IMAGE, image, now_iso())
+        payload = image_payload(REINGEST_IMAGE, image, sent_at)
         if len(payload) > settings.max_size:
             reason = f"projection is {len(payload)} bytes; MAX_SIZE is {settings.max_size}"
             return Outcome(claim.id, State.TooBig, reason), None
