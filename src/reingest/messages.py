@@ -11,6 +11,7 @@ import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
@@ -190,10 +191,12 @@ def decode(payload: bytes) -> UpdateMessage:
     if not isinstance(data, dict):
         raise MessageDecodeError(f"expected a JSON object, got {type(data).__name__}")
     data["lastModified"] = _last_modified(data.get("lastModified"), "lastModified")
+    image = data.pop("image", None)  # validated once, as an Image, and kept as it came
     message = _validated(UpdateMessage, data, ())
-    if message.image is not None:  # strict, as Grid's thrall parses the whole Image
-        _validated(Image, message.image, ("image",))
-        _check_id(message.image["id"], "image.id")
+    if image is not None:  # strict, as Grid's thrall parses the whole Image
+        _validated(Image, image, ("image",))
+        _check_id(image["id"], "image.id")
+        message.image = image
     if message.id is not None:
         _check_id(message.id, "id")
     if message.edits is not None and message.edits.lastModified is not None:
@@ -208,6 +211,8 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 #: epoch millis of 9999-12-31T23:59:59.999Z, the last instant an ISO date can say
 _LAST_EPOCH_MILLIS = 253_402_300_799_999
 _IMAGE_ID = re.compile(r"[0-9a-f]{40}")
+#: Grid's own form of a date (``printDateTime``): kept as it is once checked
+_GRID_DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 def _inflated(framed: bytes) -> bytes:
@@ -228,6 +233,12 @@ def _last_modified(value: Any, field: str) -> str:
     does). Anything else, out of range, or without a time zone Python can hold, is refused."""
     if value is None:
         return now_iso()
+    if type(value) is str and _GRID_DATE.fullmatch(value):  # already as Grid writes it
+        try:
+            datetime.fromisoformat(value)
+            return value
+        except ValueError:
+            pass  # 2024-02-30…: said below
     try:
         if isinstance(value, int) and not isinstance(value, bool):
             if not 0 <= value <= _LAST_EPOCH_MILLIS:
