@@ -190,7 +190,7 @@ class Setting:
             return self.default_text
         if isinstance(self.default, State):
             return f"{self.default.value} ({self.default.name})"
-        return _as_text(_shown(self.default, secret=False))
+        return as_text(_shown(self.default, secret=False))
 
 
 @dataclass(frozen=True)
@@ -519,6 +519,11 @@ def unknown_variables(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
     return unknown
 
 
+def unknown_message(name: str, guess: str | None) -> str:
+    meant = f" (did you mean {guess}?)" if guess else ""
+    return f"{name} is not a reingest setting{meant}; it is ignored"
+
+
 def report(env: Mapping[str, str], settings: Settings | None = None) -> dict[str, Any]:
     """Every setting as ``reingest config --json`` and the dashboard show it, secrets masked,
     and the unknown ``REINGEST_*`` names. With ``settings``, its fields are the values shown
@@ -543,7 +548,10 @@ def report(env: Mapping[str, str], settings: Settings | None = None) -> dict[str
         if one.error:
             row["error"] = one.error
         rows.append(row)
-    unknown = [{"name": name, "didYouMean": guess} for name, guess in unknown_variables(env)]
+    unknown = [
+        {"name": name, "didYouMean": guess, "message": unknown_message(name, guess)}
+        for name, guess in unknown_variables(env)
+    ]
     return {"settings": rows, "unknown": unknown}
 
 
@@ -578,7 +586,8 @@ def _shown(value: Any, secret: bool) -> Any:
     return _hide_password(value) if isinstance(value, str) else value
 
 
-def _as_text(shown: Any) -> str:
+def as_text(shown: Any) -> str:
+    """A shown value as one line of text (``unset``, ``a, b``, ``300`` for 300.0)."""
     if shown is None:
         return "unset"
     if isinstance(shown, list):
