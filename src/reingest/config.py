@@ -154,6 +154,8 @@ class Name:
 
 @dataclass(frozen=True)
 class Setting:
+    """One setting: where it is read from, how it is checked, what it defaults to and means."""
+
     #: the Settings field; for a setting read where it is used, the name code asks ``read`` for
     key: str
     #: environment names, the first one set (non-empty) wins
@@ -215,10 +217,9 @@ def _env(name: str) -> tuple[Name, ...]:
     return (Name(name),)
 
 
-def _ours_or_grids(name: str, grid: str | None = None, as_url: str = "") -> tuple[Name, ...]:
+def _ours_or_grids(name: str, grid: str | None = None) -> tuple[Name, ...]:
     """``REINGEST_<name>``, then the original Lambda's name (``grid``, default the same name)."""
-    translate = _scheme(as_url) if as_url else None
-    return (Name(PREFIX + name), Name(grid or name, GRID, translate))
+    return (Name(PREFIX + name), Name(grid or name, GRID))
 
 
 def _url(name: str, meaning: str, default: Callable[[Path], str], text: str) -> Setting:
