@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import json
+import os
 import signal
 import sys
 import time
@@ -19,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from . import config
 from .backends import Components
 from .batch_check import check_batch
 from .batch_index import index_batch
@@ -111,6 +113,56 @@ def live_progress() -> Progress:
         console=err,
         transient=False,
     )
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@app.callback()
+def warn_of_unknown_settings(ctx: typer.Context) -> None:
+    # Once per command: a misspelt REINGEST_* name would otherwise leave a default in force
+    # without a word (``reingest config`` lists them itself).
+    if ctx.invoked_subcommand == "config":
+        return
+    for name, guess in config.unknown_variables(os.environ):
+        message = f"{config.unknown_message(name, guess)} (`reingest config` lists every setting)"
+        err.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False)
+
+
+@app.command("config")
+def config_command(
+    as_json: JsonFlag = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the README's table of settings.")
+    ] = False,
+) -> None:
+    """Every setting: its variables, value (secrets masked), source, default and meaning."""
+    if markdown:
+        sys.stdout.write(config.markdown_table())
+        return
+    report = config.report(os.environ)
+    if as_json:
+        dump(report)
+    else:
+        table = Table(title="Settings")
+        for column in ("variable", "value", "source", "default", "meaning"):
+            table.add_column(column, overflow="fold")
+        for row in report["settings"]:
+            table.add_row(
+                "\n".join(row["names"]),
+                Text(config.as_text(row["value"]), style="red" if "error" in row else ""),
+                row["source"],
+                row["default"],
+                row["meaning"],
+            )
+        out.print(table)
+    for unknown in report["unknown"]:
+        err.print(Text.assemble(("warning:", "yellow"), " ", unknown["message"]), highlight=False)
+    errors = [row["error"] for row in report["settings"] if "error" in row]
+    for error in errors:
+        err.print(Text.assemble(("error:", "red"), " ", error), highlight=False)
+    if errors:
+        raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------- library

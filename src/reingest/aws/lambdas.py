@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from ..backends import Components
 from ..batch_check import check_batch
 from ..batch_index import index_batch
-from ..config import Settings
+from ..config import Settings, unknown_message, unknown_variables
 from ..http.auth import API_KEY_HEADER, Auth
 from ..http.errors import ApiError, checked_id, error_body
 from ..http.routes.projection import projection_response
@@ -38,6 +38,8 @@ Event = Mapping[str, Any]
 @cache
 def components() -> Components:
     """This container's backends (built on first use; ``components.cache_clear()`` resets)."""
+    for name, guess in unknown_variables(os.environ):
+        log.warning("%s", unknown_message(name, guess))
     return Components(Settings.from_env())
 
 

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import Settings
+from ..config import BY_KEY, Settings, read
 from ..progress.base import ProgressTable
 from ..progress.dynamodb import aws_client
 from ..states import ACTIVE_STATES, State
 
-RULE_NAME_VARIABLE = "SCHEDULE_RULE_NAME"
+RULE_NAME_VARIABLE = BY_KEY["schedule_rule_name"].names[0].env
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,8 @@ def nothing_left(progress: ProgressTable, role: str, settings: Settings) -> bool
 def own_rule(event: Mapping[str, Any], environ: Mapping[str, str]) -> Rule | None:
     """The rule that fired this invocation: ``SCHEDULE_RULE_NAME``, else the event's
     ``resources`` ARN (``arn:aws:events:…:rule/NAME`` or ``…:rule/BUS/NAME``)."""
-    if environ.get(RULE_NAME_VARIABLE):
-        return Rule(environ[RULE_NAME_VARIABLE])
+    if name := read("schedule_rule_name", environ):
+        return Rule(name)
     for arn in event.get("resources") or ():
         _, found, path = str(arn).partition(":rule/")
         if found and path:

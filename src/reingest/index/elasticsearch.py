@@ -23,7 +23,6 @@ servers that are not Elasticsearch (its product check), so OpenSearch would need
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -31,6 +30,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from ..batching import chunked
+from ..config import read
 from ..errors import ConfigurationError, DocumentRejected, DownstreamError, TransientError
 from .base import SearchIndex
 from .documents import FILE_DERIVED, Document, DocumentUpdate, apply_in_order, file_digest
@@ -69,7 +69,7 @@ class ElasticsearchIndex(SearchIndex):
         }
         if parsed.username:
             options["basic_auth"] = (unquote(parsed.username), unquote(parsed.password or ""))
-        if api_key := os.environ.get("REINGEST_ES_API_KEY"):
+        if api_key := read("es_api_key"):
             options["api_key"] = api_key
         self.index = unquote(parsed.path.strip("/")) or "images"
         self.settings = index_settings(parsed.query)

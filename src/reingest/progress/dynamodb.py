@@ -35,7 +35,6 @@ How each verb stays safe with many workers:
 from __future__ import annotations
 
 import heapq
-import os
 import random
 import time
 from collections import Counter
@@ -49,6 +48,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ..batching import chunked
+from ..config import read
 from ..errors import ConfigurationError, TransientError
 from ..states import CLAIM_RETURNS_TO, State
 from .base import Claim, FailureGroup, Outcome, ProgressRow, ProgressTable
@@ -85,7 +85,7 @@ def aws_client(service: str, url: str, pool: int = 10) -> Any:
     query = parse_qs(urlparse(url).query)
     endpoint = (
         _first(query, f"{service}_endpoint_url")
-        or os.environ.get("REINGEST_AWS_ENDPOINT_URL")
+        or read("aws_endpoint_url")
         or _first(query, "endpoint_url")
     )
     session = boto3.session.Session(region_name=_first(query, "region"))

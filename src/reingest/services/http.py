@@ -21,7 +21,6 @@ The API key (header ``X-Gu-Media-Key``) is given, or read from ``REINGEST_SERVIC
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from ..config import read
 from ..errors import DownstreamError
 from .base import DataServices, ImageData
 
@@ -105,8 +105,7 @@ class HttpDataServices(DataServices):
         max_backoff_seconds: float = 5.0,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        env = os.environ if environ is None else environ
-        key = api_key or env.get("REINGEST_SERVICES_API_KEY") or env.get("API_KEY")
+        key = api_key or read("services_api_key", environ)
         root = url.rstrip("/")
         self.bases = {service: f"{root}/{service}" for service in GRID_HOST_PREFIXES}
         self.bases.update({name: base.rstrip("/") for name, base in (bases or {}).items()})

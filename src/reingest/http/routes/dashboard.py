@@ -3,6 +3,7 @@ login form that trades an API key for a session cookie (browsers cannot send our
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from ...config import as_text, report
 from ...states import State
 from ..auth import SESSION_COOKIE, SESSION_SECONDS, Auth, require_login, same_origin
 from ..control import overview
@@ -54,6 +56,7 @@ def duration(seconds: float | None) -> str:
 
 
 templates.env.filters["duration"] = duration
+templates.env.filters["as_text"] = as_text
 
 
 def chart(series: list[tuple[float, float]]) -> dict[str, Any]:
@@ -152,6 +155,13 @@ def dashboard(
         "insecure": request.app.state.auth.insecure_no_auth,
     }
     return templates.TemplateResponse(request, "dashboard.html", context)
+
+
+@pages.get("/settings", response_class=HTMLResponse)
+def settings_page(request: Request, components: ComponentsDep) -> Response:
+    """The registry ``reingest config`` prints, with the values this server runs with."""
+    context = {"report": report(os.environ, components.settings)}
+    return templates.TemplateResponse(request, "settings.html", context)
 
 
 @pages.post("/dashboard/retry")
