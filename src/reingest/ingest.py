@@ -23,7 +23,10 @@ UPLOAD_SUBJECT = "image"
 class IngestReport:
     stored: list[str] = field(default_factory=list)
     already_stored: list[str] = field(default_factory=list)
+    #: (file, readable reason) of every file that was not ingested
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    #: what stopped each of them, in the same order (the HTTP face answers by its kind)
+    errors: list[Exception] = field(default_factory=list)
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -58,6 +61,7 @@ def ingest_files(
         except Exception as error:
             problem = _reason(error)
             report.failed.append((path, problem))
+            report.errors.append(error)
         else:
             image_id, new = stored
             (report.stored if new else report.already_stored).append(image_id)

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from http_support import HEADERS, KEY, OTHER_KEY, Library
 
 from reingest.backends import Components
-from reingest.errors import DownstreamError
+from reingest.errors import DownstreamError, TransientError
 from reingest.http import create_app
 from reingest.projection import Projector
 from reingest.quickstart import SAMPLE_UPLOADER
@@ -131,6 +131,33 @@ def test_upload_refusals_use_grids_error_keys(client: TestClient, library: Libra
         assert response.json()["errorMessage"]
     empty = client.post("/images", content=b"", headers=HEADERS)
     assert empty.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "key"),
+    [
+        (TransientError("the usage service timed out"), 503, "service-unavailable"),
+        (ValueError("offset must be a timedelta"), 422, "upload-failed"),
+    ],
+)
+def test_an_upload_that_fails_after_reading_is_answered_and_leaves_nothing(
+    client: TestClient,
+    components: Components,
+    fixtures_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+    status: int,
+    key: str,
+) -> None:
+    def failing(_projector: Projector, _image_id: str) -> None:
+        raise failure
+
+    monkeypatch.setattr(Projector, "project", failing)
+    data = (fixtures_dir / "pa.jpg").read_bytes()
+    response = client.post("/images", params={"filename": "pa.jpg"}, content=data, headers=HEADERS)
+    assert (response.status_code, response.json()["errorKey"]) == (status, key)
+    assert str(failure) in response.json()["errorMessage"]
+    assert not components.originals.exists(hashlib.sha1(data).hexdigest())
 
 
 def test_uploads_over_the_limit_get_413(components: Components, library: Library) -> None:

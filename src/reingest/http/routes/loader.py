@@ -19,7 +19,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ...backends import Components
-from ...errors import CorruptFile, ImageNotFound, LoaderError, UnsupportedFileType
+from ...errors import (
+    CorruptFile,
+    DownstreamError,
+    ImageNotFound,
+    LoaderError,
+    UnsupportedFileType,
+)
 from ...ingest import ingest_files
 from ...loader import read_file
 from ..auth import require_key
@@ -70,8 +76,19 @@ def ingest_upload(components: Components, data: bytes, filename: str, uploaded_b
             [path], components.originals, projector, components.streams, uploaded_by
         )
     if report.failed:
-        raise ApiError(415, "bad-file", report.failed[0][1])
+        raise _refusal(report.errors[0], report.failed[0][1])
     return (report.stored + report.already_stored)[0]
+
+
+def _refusal(error: Exception, reason: str) -> ApiError:
+    """How an upload that failed is answered (nothing of it is left stored): the file's fault
+    is a 415, a data service or stream that is down a 503, anything else the file made the
+    projection fail on a 422; never a bare 500."""
+    if isinstance(error, LoaderError):
+        return ApiError(415, "bad-file", reason)
+    if isinstance(error, DownstreamError):
+        return ApiError(503, "service-unavailable", reason)
+    return ApiError(422, "upload-failed", reason)
 
 
 @router.post(
