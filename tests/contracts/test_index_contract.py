@@ -319,6 +319,17 @@ def test_applying_the_same_message_twice_is_harmless(index: SearchIndex) -> None
     assert index.get("a") == once and index.count() == 1
 
 
+def test_ids_streams_every_document_id_in_order_a_page_at_a_time(index: SearchIndex) -> None:
+    ids = [f"{n * 7919:040x}" for n in range(25)]
+    index.apply([DocumentUpdate.image(image(i), T0) for i in reversed(ids)])
+    assert list(index.ids(batch_size=7)) == sorted(ids)
+    stream = index.ids(batch_size=7)
+    first = [next(stream) for _ in range(8)]
+    # a document removed ahead of the scan is not listed; the pages carry on after it
+    index.apply([DocumentUpdate(sorted(ids)[16], "delete-image", T1)])
+    assert first + list(stream) == [i for i in sorted(ids) if i != sorted(ids)[16]]
+
+
 def test_clear_removes_every_document(index: SearchIndex) -> None:
     index.apply([DocumentUpdate.image(image(i), "2024-01-01T00:00:00.000Z") for i in "abc"])
     assert index.clear() == 3
