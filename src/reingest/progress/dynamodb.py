@@ -376,8 +376,7 @@ class DynamoProgressTable(ProgressTable):
             chosen = [
                 item
                 for item in self._batch_get(sorted(set(ids)))
-                if _row(item).state in states
-                and (reason is None or _row(item).reason == reason)
+                if _row(item).state in states and (reason is None or _row(item).reason == reason)
             ]
             return sum(self._parallel(move, chosen))
         moved = 0
