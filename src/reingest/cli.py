@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import json
+import os
 import random
 import signal
 import sys
@@ -498,8 +499,8 @@ def ids_from_command(
                 sys.stdout.write("\n".join(chunk) + "\n")
         except ValueError as error:
             raise fail(str(error)) from None
-        except BrokenPipeError:  # e.g. piped into head
-            sys.stderr.close()
+        except BrokenPipeError:  # e.g. piped into head: stop quietly (Python's recipe)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 @app.command()
