@@ -52,8 +52,14 @@ class FakeElasticsearch:
         parts = [unquote(p) for p in split.path.strip("/").split("/")]
         if parts == ["_bulk"]:
             return 200, self.bulk(body)
+        if parts[-1] == "_search" and body and "pit" in body:
+            return 200, self.pit_page(body)
         if parts[-1] == "_search":  # no query engine here: an empty answer, the body is kept
             return 200, {"hits": {"total": {"value": 0, "relation": "eq"}, "hits": []}}
+        if parts[-1] == "_pit" and method == "POST":  # the index itself stands for its PIT
+            return 200, {"id": parts[0]}
+        if parts == ["_pit"] and method == "DELETE":
+            return 200, {"succeeded": True, "num_freed": 1}
         name = parts[0]
         docs = self.indices.get(name)
         if len(parts) == 1:
@@ -89,6 +95,14 @@ class FakeElasticsearch:
             docs.clear()
             return 200, {"deleted": deleted}
         raise AssertionError(f"unexpected request {method} {target}")
+
+    def pit_page(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A page of ids sorted on ``id`` after ``search_after`` (only what ``ids`` asks)."""
+        assert body["sort"] == [{"id": "asc"}] and body["_source"] is False
+        after = (body.get("search_after") or [""])[0]
+        page = sorted(i for i in self.indices[body["pit"]["id"]] if i > after)[: body["size"]]
+        hits = [{"_id": i, "sort": [i]} for i in page]
+        return {"pit_id": body["pit"]["id"], "hits": {"hits": hits}}
 
     def hit(
         self, image_id: str, stored: tuple[dict[str, Any], int], includes: str | None = None

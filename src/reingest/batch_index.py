@@ -92,6 +92,15 @@ def index_batch(
     return report
 
 
+def project_ids(
+    projector: ImageProjector, ids: Sequence[str], settings: Settings
+) -> list[tuple[Outcome, bytes | None]]:
+    """Project ``ids`` exactly as a batch-index run would (threads, retries, MAX_SIZE, every
+    failure an outcome), for callers that hold no claims: the audit compares the message
+    payloads a reingest would post with the index."""
+    return _project_all(projector, [Claim(image_id, 0, None) for image_id in ids], settings)
+
+
 def _project_all(
     projector: ImageProjector, claims: Sequence[Claim], settings: Settings
 ) -> list[tuple[Outcome, bytes | None]]:

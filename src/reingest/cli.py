@@ -6,6 +6,7 @@ import errno
 import io
 import json
 import os
+import random
 import signal
 import sys
 import time
@@ -24,6 +25,7 @@ from . import config
 from .backends import Components
 from .batch_check import check_batch
 from .batch_index import index_batch
+from .batching import chunked
 from .config import Settings, processors_for_cleaners
 from .dates import from_epoch
 from .errors import ConfigurationError, ImageNotFound, LoaderError, ReingestError
@@ -522,6 +524,184 @@ def _print_failures(groups: list[Any]) -> None:
     for group in groups:
         table.add_row(group.state.name, group.reason, f"{group.count:,}", " ".join(group.examples))
     out.print(table)
+
+
+# ---------------------------------------------------------------- audit
+
+
+@ids_app.command("from")
+def ids_from_command(
+    source: Annotated[str, typer.Argument(help="originals, index or progress.")],
+    state: Annotated[
+        str | None, typer.Option(help="progress only: ids in this state (name or number).")
+    ] = None,
+    prefix: Annotated[str, typer.Option(help="Only ids starting with this.")] = "",
+) -> None:
+    """Stream the ids a source holds to stdout, one per line, in id order (for ids upload -)."""
+    from .id_sources import ids_from
+
+    try:
+        chosen = State.parse(state) if state is not None else None
+    except ValueError as error:
+        raise fail(str(error)) from None
+    with components() as opened:
+        try:
+            for chunk in chunked(ids_from(opened, source, chosen, prefix.lower()), 10_000):
+                sys.stdout.write("\n".join(chunk) + "\n")
+        except ValueError as error:
+            raise fail(str(error)) from None
+        except BrokenPipeError:  # e.g. piped into head: stop quietly (Python's recipe)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+@app.command()
+def audit(
+    sample: Annotated[
+        int | None,
+        typer.Option(min=1, help="Check a uniform random sample of N originals (not --all)."),
+    ] = None,
+    check_all: Annotated[
+        bool, typer.Option("--all", help="Check every original (the default).")
+    ] = False,
+    as_json: JsonFlag = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair", help="Queue the missing and drifted ids (NotStarted) for reingest run."
+        ),
+    ] = False,
+    delete_orphans: Annotated[
+        bool,
+        typer.Option(
+            "--delete-orphans",
+            help="Delete documents whose original is gone (Grid's rule: none with exports or "
+            "usages).",
+        ),
+    ] = False,
+    show_id: Annotated[
+        str | None, typer.Option("--show", help="Print one image's diff and nothing else.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed of --sample.")] = None,
+) -> None:
+    """Find what the index has wrong (missing, orphans, drifted fields, unreadable originals)
+    and, if asked, repair only that."""
+    from .audit import Auditor, save_report
+
+    if sample is not None and check_all:
+        raise fail("--sample and --all are alternatives")
+    if show_id is not None:
+        _audit_show(show_id, as_json)
+        return
+    with components() as opened, live_progress() as bar:
+        task = bar.add_task("auditing", total=sample, detail="originals checked")
+        auditor = Auditor(
+            opened.index,
+            opened.originals,
+            opened.local_projector,
+            opened.settings,
+            repair_into=opened.progress if repair else None,
+            delete_orphans=delete_orphans,
+            on_checked=lambda n: bar.advance(task, n),
+        )
+        report = auditor.run(sample, random.Random(seed))
+        save_report(opened.settings.home / "last-audit.json", report)
+    if as_json:
+        dump(report.to_json())
+    else:
+        _print_audit(report)
+
+
+def _audit_show(image_id: str, as_json: bool) -> None:
+    from .audit import Kind, inspect
+
+    with components() as opened:
+        finding = inspect(
+            image_id, opened.index, opened.originals, opened.local_projector, opened.settings
+        )
+    if finding is None:
+        raise fail(f"{image_id} has neither an original nor a document")
+    if as_json:
+        dump(
+            {
+                "id": finding.id,
+                "kind": str(finding.kind),
+                "reason": finding.reason,
+                "changes": [change._asdict() for change in finding.changes],
+            }
+        )
+        return
+    explain = {
+        Kind.CLEAN: "a reingest would change nothing",
+        Kind.MISSING: "not in the index: a reingest would insert it",
+        Kind.ORPHAN: "its original is gone: the document is an orphan",
+        Kind.UNREADABLE: f"the loader cannot read its original: {finding.reason}",
+        Kind.FAILED: f"the projection failed: {finding.reason}",
+        Kind.DRIFTED: "a reingest would change:",
+    }
+    out.print(f"{image_id}: {explain[finding.kind]}", highlight=False)
+    for change in finding.changes:
+        out.print(
+            Text(f"  {change.path}: {_brief_value(change.stored)} → {_brief_value(change.written)}")
+        )
+
+
+def _brief_value(value: object, width: int = 80) -> str:
+    text = "(absent)" if value is None else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _print_audit(report: Any) -> None:
+    summary = report.to_json()
+    table = Table(title="Audit" + (f" (sample of {report.sample:,})" if report.sample else ""))
+    for column in ("", "images", "examples"):
+        table.add_column(column, overflow="fold")
+    table.add_row("checked", f"{report.checked:,}", "")
+    for name in ("missing", "orphans", "drifted"):
+        group = getattr(report, name)
+        table.add_row(name, f"{group.count:,}", " ".join(group.examples[:3]))
+    table.add_row("unreadable", f"{summary['unreadable']:,}", "")
+    if summary["failed"]:
+        table.add_row("failed", f"{summary['failed']:,}", "")
+    out.print(table)
+    if report.fields:
+        fields = Table(title="Drifted fields")
+        for column in ("field", "images", "examples"):
+            fields.add_column(column, overflow="fold")
+        for path, count in summary["fields"].items():
+            fields.add_row(path, f"{count:,}", " ".join(report.fields[path].examples))
+        out.print(fields)
+    for title, groups in (("Unreadable originals", report.unreadable), ("Failed", report.failed)):
+        if groups:
+            reasons = Table(title=title)
+            for column in ("reason", "images", "examples"):
+                reasons.add_column(column, overflow="fold")
+            for reason, group in sorted(groups.items(), key=lambda item: -item[1].count):
+                reasons.add_row(reason, f"{group.count:,}", " ".join(group.examples))
+            out.print(reasons)
+    for image_id, changes in report.diffs.items():
+        out.print(f"[bold]{image_id}[/bold] (stored → reingest would write)")
+        for change in changes:
+            out.print(
+                Text(
+                    f"  {change.path}: {_brief_value(change.stored)} → "
+                    f"{_brief_value(change.written)}"
+                )
+            )
+    if report.repair is not None:
+        repaired = report.repair
+        out.print(
+            f"repair: queued {repaired.queued:,} ids at NotStarted ({repaired.added:,} new, "
+            f"{repaired.reset:,} reset from an end state), {repaired.untouched:,} already "
+            "queued or in flight; now run: reingest run"
+        )
+    if report.orphans_deleted is not None:
+        kept = report.orphans_kept
+        out.print(
+            f"orphans: deleted {report.orphans_deleted:,}, kept {kept.count:,} with exports "
+            f"or usages (Grid's rule){': ' + ' '.join(kept.examples) if kept.count else ''}"
+        )
+    if report.clean:
+        out.print("[green]clean[/green]: the index matches the originals")
 
 
 # ---------------------------------------------------------------- workers

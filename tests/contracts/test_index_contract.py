@@ -319,6 +319,13 @@ def test_applying_the_same_message_twice_is_harmless(index: SearchIndex) -> None
     assert index.get("a") == once and index.count() == 1
 
 
+def test_ids_streams_every_document_id_in_order_a_page_at_a_time(index: SearchIndex) -> None:
+    ids = [f"{n * 7919:040x}" for n in range(25)]
+    index.apply([DocumentUpdate.image(image(i), T0) for i in reversed(ids)])
+    assert list(index.ids(batch_size=7)) == sorted(ids)
+    assert list(index.ids()) == sorted(ids)
+
+
 def test_clear_removes_every_document(index: SearchIndex) -> None:
     index.apply([DocumentUpdate.image(image(i), "2024-01-01T00:00:00.000Z") for i in "abc"])
     assert index.clear() == 3

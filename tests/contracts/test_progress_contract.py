@@ -148,6 +148,32 @@ def test_reset_by_state_and_reason(table: ProgressTable) -> None:
     assert row.attempts == 0 and row.owner is None
 
 
+def test_reset_of_chosen_ids_moves_only_those_in_the_given_states(table: ProgressTable) -> None:
+    ids = make_ids(6)
+    table.add(ids)
+    claims = table.claim(State.NotStarted, State.InProgress, "a", 4, 60)
+    table.settle(
+        "a",
+        [
+            Outcome(claims[0].id, State.Verified),
+            Outcome(claims[1].id, State.Verified),
+            Outcome(claims[2].id, State.KnownError, "CorruptFile: x"),
+        ],
+    )  # claims[3] stays InProgress: in flight
+    chosen = [claims[0].id, claims[2].id, claims[3].id, ids[5], make_ids(1, 99)[0]]
+    assert table.reset([State.Verified, State.KnownError], State.NotStarted, ids=chosen) == 2
+    states = {row.id: row.state for row in table.get(ids)}
+    assert states == {
+        claims[0].id: State.NotStarted,
+        claims[1].id: State.Verified,
+        claims[2].id: State.NotStarted,
+        claims[3].id: State.InProgress,
+        ids[4]: State.NotStarted,
+        ids[5]: State.NotStarted,
+    }
+    assert table.counts() == table.recount()
+
+
 def test_failure_groups_count_by_reason_with_examples(table: ProgressTable) -> None:
     table.add(make_ids(6))
     claims = table.claim(State.NotStarted, State.InProgress, "a", 6, 60)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from .documents import Document, DocumentUpdate, file_digest
 
@@ -21,6 +21,11 @@ class SearchIndex(ABC):
         compares); backends that can fetch just the ``FILE_DERIVED`` fields should."""
         found = self.get_many(ids)
         return {image_id: file_digest(doc) for image_id, doc in found.items()}
+
+    @abstractmethod
+    def ids(self, batch_size: int = 10_000) -> Iterator[str]:
+        """Every document's id in lexicographic order, streamed a page at a time (keyset
+        paging: flat memory at any size), so the audit can merge it with other sorted ids."""
 
     @abstractmethod
     def apply(self, updates: Sequence[DocumentUpdate]) -> set[str]:

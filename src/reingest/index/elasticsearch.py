@@ -23,7 +23,7 @@ servers that are not Elasticsearch (its product check), so OpenSearch would need
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -106,6 +106,31 @@ class ElasticsearchIndex(SearchIndex):
                 if doc.get("found"):
                     found[doc["_id"]] = file_digest(doc.get("_source") or {})
         return found
+
+    def ids(self, batch_size: int = 10_000) -> Iterator[str]:
+        """search_after over a point in time, sorted on the ``id`` keyword (sorting on ``_id``
+        needs fielddata that Elasticsearch 8+ disables); no source is fetched."""
+        pit = self.client.open_point_in_time(index=self.index, keep_alive="5m")["id"]
+        try:
+            after: list[Any] | None = None
+            while True:
+                response = self.client.search(
+                    pit={"id": pit, "keep_alive": "5m"},
+                    sort=[{"id": "asc"}],
+                    search_after=after,
+                    size=batch_size,
+                    source=False,
+                    track_total_hits=False,
+                )
+                pit = response.get("pit_id", pit)
+                hits = response["hits"]["hits"]
+                if not hits:
+                    return
+                for hit in hits:
+                    yield hit["_id"]
+                after = hits[-1]["sort"]
+        finally:
+            self.client.close_point_in_time(id=pit)
 
     def apply(self, updates: Sequence[DocumentUpdate]) -> set[str]:
         pending: dict[str, list[DocumentUpdate]] = {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import orjson
 
@@ -63,6 +63,22 @@ class SqliteSearchIndex(SearchIndex):
                         dict(zip(FILE_DERIVED, orjson.loads(values), strict=True))
                     )
         return found
+
+    def ids(self, batch_size: int = 10_000) -> Iterator[str]:
+        last = ""
+        while True:
+            with self.db.read() as conn:  # one short read per page: writers are never held up
+                page = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT id FROM documents WHERE id > ? ORDER BY id LIMIT ?",
+                        (last, batch_size),
+                    )
+                ]
+            if not page:
+                return
+            yield from page
+            last = page[-1]
 
     def apply(self, updates: Sequence[DocumentUpdate]) -> set[str]:
         with self.db.write() as conn:

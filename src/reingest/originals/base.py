@@ -57,7 +57,7 @@ class OriginalsStore(ABC):
 
     @abstractmethod
     def ids(self) -> Iterator[str]:
-        """Every stored id, streamed."""
+        """Every stored id, streamed in lexicographic order."""
 
     @abstractmethod
     def delete(self, image_id: str) -> bool:

@@ -88,8 +88,15 @@ class FileOriginalsStore(OriginalsStore):
         return True
 
     def ids(self) -> Iterator[str]:
-        for _folder, _dirs, files in os.walk(self.root):
-            yield from sorted(name for name in files if _ID_FILE.match(name))
+        """In lexicographic order (the audit merges this with the index's ids): folders are
+        walked sorted, and with Grid's layout (one folder per leading character) that is the
+        ids' own order; a file named like an id outside its key's folder is not an original."""
+        root = str(self.root)
+        for folder, dirs, files in os.walk(root):
+            dirs.sort()
+            for name in sorted(files):
+                if _ID_FILE.match(name) and folder == os.path.join(root, *name[:6]):
+                    yield name
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -152,6 +152,7 @@ class S3OriginalsStore(OriginalsStore):
         return existed
 
     def ids(self) -> Iterator[str]:
+        """S3 lists keys in UTF-8 binary order, and ``a/b/c/d/e/f/<id>`` keys sort as their ids."""
         start = f"{self.prefix}/" if self.prefix else ""
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=start):

@@ -102,10 +102,15 @@ class ProgressTable(ABC):
 
     @abstractmethod
     def reset(
-        self, from_states: Iterable[State], to_state: State, reason: str | None = None
+        self,
+        from_states: Iterable[State],
+        to_state: State,
+        reason: str | None = None,
+        ids: Sequence[str] | None = None,
     ) -> int:
-        """Move every id in ``from_states`` (only those with this exact reason, if given) to
-        ``to_state``, dropping claims and attempts. Returns how many moved."""
+        """Move every id in ``from_states`` (only those with this exact reason, if given; only
+        these ``ids``, if given) to ``to_state``, dropping claims and attempts. Returns how
+        many moved."""
 
     @abstractmethod
     def failure_groups(

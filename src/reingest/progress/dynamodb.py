@@ -355,9 +355,14 @@ class DynamoProgressTable(ProgressTable):
         return sorted(rows, key=lambda row: row.id)
 
     def reset(
-        self, from_states: Iterable[State], to_state: State, reason: str | None = None
+        self,
+        from_states: Iterable[State],
+        to_state: State,
+        reason: str | None = None,
+        ids: Sequence[str] | None = None,
     ) -> int:
         now = time.time()
+        states = set(from_states)
 
         def move(item: Item) -> bool:
             return self._transition(
@@ -367,8 +372,15 @@ class DynamoProgressTable(ProgressTable):
                 {":to": _n(int(to_state)), ":zero": _n(0), ":now": _n(now)},
             )
 
+        if ids is not None:  # read the rows, then each moves only if no one moved it since
+            chosen = [
+                item
+                for item in self._batch_get(sorted(set(ids)))
+                if _row(item).state in states and (reason is None or _row(item).reason == reason)
+            ]
+            return sum(self._parallel(move, chosen))
         moved = 0
-        for state in set(from_states):
+        for state in states:
             pages = (
                 self._query_state(state)
                 if reason is None

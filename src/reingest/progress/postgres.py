@@ -230,18 +230,24 @@ class PostgresProgressTable(ProgressTable):
         return found
 
     def reset(
-        self, from_states: Iterable[State], to_state: State, reason: str | None = None
+        self,
+        from_states: Iterable[State],
+        to_state: State,
+        reason: str | None = None,
+        ids: Sequence[str] | None = None,
     ) -> int:
         with self._transaction() as cur:
             cur.execute(
                 "UPDATE reingest_progress SET state = %(to)s, owner = NULL, lease_until = NULL, "
                 "attempts = 0, updated_at = %(now)s "
-                "WHERE state = ANY(%(from)s) AND (%(reason)s::text IS NULL OR reason = %(reason)s)",
+                "WHERE state = ANY(%(from)s) AND (%(reason)s::text IS NULL OR reason = %(reason)s) "
+                "AND (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]))",
                 {
                     "to": int(to_state),
                     "now": time.time(),
                     "from": [int(s) for s in from_states],
                     "reason": reason,
+                    "ids": None if ids is None else list(ids),
                 },
             )
             return cur.rowcount

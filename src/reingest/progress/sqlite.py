@@ -155,7 +155,11 @@ class SqliteProgressTable(ProgressTable):
         return found
 
     def reset(
-        self, from_states: Iterable[State], to_state: State, reason: str | None = None
+        self,
+        from_states: Iterable[State],
+        to_state: State,
+        reason: str | None = None,
+        ids: Sequence[str] | None = None,
     ) -> int:
         states = [int(s) for s in from_states]
         marks = ",".join("?" * len(states))
@@ -163,12 +167,17 @@ class SqliteProgressTable(ProgressTable):
         params: list[object] = [int(to_state), time.time(), *states]
         if reason is not None:
             params.append(reason)
+        statement = (
+            "UPDATE progress SET state = ?, owner = NULL, lease_until = NULL, attempts = 0, "
+            f"updated_at = ? WHERE {where}"
+        )
         with self.db.write() as conn:
-            return conn.execute(
-                "UPDATE progress SET state = ?, owner = NULL, lease_until = NULL, attempts = 0, "
-                f"updated_at = ? WHERE {where}",
-                params,
-            ).rowcount
+            if ids is None:
+                return conn.execute(statement, params).rowcount
+            return sum(
+                conn.execute(f"{statement} AND id IN ({id_marks})", [*params, *chunk]).rowcount
+                for id_marks, chunk in in_chunks(ids)
+            )
 
     def failure_groups(
         self, states: Iterable[State], examples: int = 3, limit: int = 100
