@@ -79,6 +79,16 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def bad_lines(count: int, what: str, examples: list[tuple[int, str]]) -> typer.Exit:
+    """Say which input lines were set aside (the first few, by line number) and give the exit
+    (1) to raise once the good lines are done."""
+    lines = ", ".join(f"line {n}: {problem}" for n, problem in examples)
+    more = count - len(examples)
+    suffix = f" (and {more} more)" if more > 0 else ""
+    err.print(Text.assemble((f"{count} {what}", "yellow"), f": {lines}{suffix}"), highlight=False)
+    return typer.Exit(1)
+
+
 def open_text_input(file: str) -> TextIO:
     """A file, or stdin for ``-``, read as UTF-8 whatever the locale (a byte order mark
     skipped, undecodable bytes replaced so they are reported, not fatal)."""
@@ -334,11 +344,8 @@ def ids_upload(
         f"{report.already_known:,} already known or repeated"
     )
     if report.malformed:
-        lines = ", ".join(f"line {n}: {text!r}" for n, text in report.malformed_examples)
-        more = report.malformed - len(report.malformed_examples)
-        suffix = f" (and {more} more)" if more > 0 else ""
-        err.print(f"[yellow]{report.malformed} malformed ids skipped[/yellow]: {lines}{suffix}")
-        raise typer.Exit(1)
+        examples = [(n, repr(text)) for n, text in report.malformed_examples]
+        raise bad_lines(report.malformed, "malformed ids skipped", examples)
 
 
 @ids_app.command("scan")
@@ -507,11 +514,7 @@ def publish(
         )
     out.print(f"published {report.published:,} messages on the {priority}-priority stream")
     if report.malformed:
-        lines = ", ".join(f"line {n}: {problem}" for n, problem in report.malformed_examples)
-        more = report.malformed - len(report.malformed_examples)
-        suffix = f" (and {more} more)" if more > 0 else ""
-        err.print(f"[yellow]{report.malformed} lines not published[/yellow]: {lines}{suffix}")
-        raise typer.Exit(1)
+        raise bad_lines(report.malformed, "lines not published", report.malformed_examples)
 
 
 def _print_failures(groups: list[Any]) -> None:
