@@ -42,7 +42,7 @@ def image(image_id: str, title: str) -> Image:
 def latencies(components: Components, samples: int, prefix: str) -> list[float]:
     found: list[float] = []
     for n in range(samples):
-        image_id = f"{prefix}{n:034x}"
+        image_id = f"{prefix}{n:039x}"  # a Grid id: 40 lower-case hex digits
         started = time.perf_counter()
         components.streams.publish(
             Priority.HIGH, [image_payload(REINGEST_IMAGE, image(image_id, "edit"))]
