@@ -257,6 +257,10 @@ def test_cli_audit_json_sample_show_and_ids_from(home: Path, tmp_path: Path) -> 
     }
     assert report["examples"]["missing"] == [good[0]] and report["fields"] == {}
     assert json.loads((home / "last-audit.json").read_text())["missing"] == 1
+    metrics = runner.invoke(app, ["metrics"], env=env).stdout  # the last report, alertable
+    assert 'reingest_audit_images{kind="missing"} 1.0' in metrics
+    assert 'reingest_audit_images{kind="drifted"} 0.0' in metrics
+    assert "reingest_audit_finished_timestamp_seconds " in metrics
 
     sampled = json.loads(runner.invoke(app, ["audit", "--sample", "3", "--json"], env=env).stdout)
     assert sampled["checked"] == 3 and sampled["sample"] == 3

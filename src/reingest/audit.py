@@ -391,8 +391,21 @@ def inspect(
     return findings([image_id], index, projector, settings)[0]
 
 
+#: the last report, kept in the home: ``/metrics`` and ``reingest metrics`` export it
+LAST_REPORT = "last-audit.json"
+
+
 def save_report(path: Path, report: AuditReport) -> None:
     """Keep the last report beside the home (``/metrics`` reads it), replaced atomically."""
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_bytes(orjson.dumps({**report.to_json(), "finishedAt": now_iso()}))
     temporary.replace(path)
+
+
+def last_report(home: Path) -> dict[str, Any] | None:
+    """The last audit's report, or None if no audit has finished here (or it is unreadable)."""
+    try:
+        report: dict[str, Any] = orjson.loads((home / LAST_REPORT).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return report

@@ -588,7 +588,7 @@ def audit(
 ) -> None:
     """Find what the index has wrong (missing, orphans, drifted fields, unreadable originals)
     and, if asked, repair only that."""
-    from .audit import Auditor, save_report
+    from .audit import LAST_REPORT, Auditor, save_report
 
     if sample is not None and check_all:
         raise fail("--sample and --all are alternatives")
@@ -607,7 +607,7 @@ def audit(
             on_checked=lambda n: bar.advance(task, n),
         )
         report = auditor.run(sample, random.Random(seed))
-        save_report(opened.settings.home / "last-audit.json", report)
+        save_report(opened.settings.home / LAST_REPORT, report)
     if as_json:
         dump(report.to_json())
     else:

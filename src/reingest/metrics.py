@@ -4,10 +4,13 @@ loop measured. Exposed as a textfile (node-exporter's textfile collector) or pri
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest, write_to_textfile
 
+from .audit import last_report
 from .backends import Components
+from .dates import parse_iso
 from .runner import RunSummary
 from .states import FAILURE_STATES, State
 from .streams.base import Priority
@@ -46,9 +49,37 @@ def collect(components: Components, run: RunSummary | None = None) -> CollectorR
     )
     for group in components.progress.failure_groups(FAILURE_STATES, examples=0, limit=MAX_REASONS):
         failures.labels(group.state.name, group.reason).set(group.count)
+    if (audit := last_report(components.settings.home)) is not None:
+        _add_audit(registry, audit)
     if run is not None:
         _add_run(registry, run)
     return registry
+
+
+def _add_audit(registry: CollectorRegistry, report: dict[str, Any]) -> None:
+    """The last audit's counts, so drift can be alerted on."""
+    kinds = Gauge(
+        "reingest_audit_images",
+        "Images the last audit found, by kind (checked, missing, orphans, drifted, unreadable).",
+        ["kind"],
+        registry=registry,
+    )
+    for kind in ("checked", "missing", "orphans", "drifted", "unreadable"):
+        kinds.labels(kind).set(report.get(kind, 0))
+    fields = Gauge(
+        "reingest_audit_drifted_fields",
+        "Drifted documents per field path in the last audit.",
+        ["path"],
+        registry=registry,
+    )
+    for path, count in list((report.get("fields") or {}).items())[:MAX_REASONS]:
+        fields.labels(path).set(count)
+    if finished := report.get("finishedAt"):
+        Gauge(
+            "reingest_audit_finished_timestamp_seconds",
+            "When the last audit finished (Unix time).",
+            registry=registry,
+        ).set(parse_iso(finished).timestamp())
 
 
 def _add_run(registry: CollectorRegistry, run: RunSummary) -> None:
