@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -153,3 +154,24 @@ def test_serve_refuses_to_start_without_keys(tmp_path, monkeypatch) -> None:  # 
     assert app.state.auth.valid_key("b")  # type: ignore[attr-defined]
     insecure = runner.invoke(cli, ["serve", "--insecure-no-auth"], env=env)
     assert insecure.exit_code == 0 and "WITHOUT authentication" in insecure.output
+
+
+def test_the_audit_panel_shows_the_last_report(client: TestClient, components: Components) -> None:
+    login(client)
+    assert "No audit yet" in client.get("/").text
+    report = {
+        "checked": 1200,
+        "missing": 3,
+        "orphans": 1,
+        "drifted": 7,
+        "unreadable": 2,
+        "fields": {"metadata.credit": 5, "fileMetadata.xmp.dc:title": 2},
+        "examples": {"fields": {"metadata.credit": [ID]}},
+        "finishedAt": "2026-12-01T03:00:00.000Z",
+    }
+    (components.settings.home / "last-audit.json").write_text(json.dumps(report))
+    page = client.get("/").text
+    assert "Last audit finished 2026-12-01T03:00:00.000Z" in page
+    assert 'id="audit-drifted">7<' in page and 'id="audit-checked">1,200<' in page
+    assert "<code>metadata.credit</code>" in page and f"<code>{ID}</code>" in page
+    assert "reingest audit --repair" in page

@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from ...audit import last_report
 from ...config import as_text, report
 from ...states import State
 from ..auth import SESSION_COOKIE, SESSION_SECONDS, Auth, require_login, same_origin
@@ -153,6 +154,7 @@ def dashboard(
         "notice": notice,
         "now": time.time(),
         "insecure": request.app.state.auth.insecure_no_auth,
+        "audit": last_report(components.settings.home),
     }
     return templates.TemplateResponse(request, "dashboard.html", context)
 
