@@ -585,16 +585,40 @@ def audit(
         str | None, typer.Option("--show", help="Print one image's diff and nothing else.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed of --sample.")] = None,
+    every: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="Audit again this many seconds after each audit ends, until stopped "
+            "(SIGINT/SIGTERM); /metrics and the dashboard show the last report.",
+        ),
+    ] = None,
 ) -> None:
     """Find what the index has wrong (missing, orphans, drifted fields, unreadable originals)
     and, if asked, repair only that."""
-    from .audit import LAST_REPORT, Auditor, save_report
-
     if sample is not None and check_all:
         raise fail("--sample and --all are alternatives")
     if show_id is not None:
         _audit_show(show_id, as_json)
         return
+    should_stop = _stop_on_signals() if every else (lambda: False)
+    rng = random.Random(seed)
+    while True:
+        _audit_once(sample, rng, as_json, repair, delete_orphans)
+        if every is None:
+            return
+        resume_at = time.monotonic() + every
+        while time.monotonic() < resume_at:
+            if should_stop():
+                return
+            time.sleep(min(1.0, resume_at - time.monotonic()))
+
+
+def _audit_once(
+    sample: int | None, rng: random.Random, as_json: bool, repair: bool, delete_orphans: bool
+) -> None:
+    from .audit import LAST_REPORT, Auditor, save_report
+
     with components() as opened, live_progress() as bar:
         task = bar.add_task("auditing", total=sample, detail="originals checked")
         auditor = Auditor(
@@ -606,7 +630,7 @@ def audit(
             delete_orphans=delete_orphans,
             on_checked=lambda n: bar.advance(task, n),
         )
-        report = auditor.run(sample, random.Random(seed))
+        report = auditor.run(sample, rng)
         save_report(opened.settings.home / LAST_REPORT, report)
     if as_json:
         dump(report.to_json())
