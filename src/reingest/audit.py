@@ -283,8 +283,8 @@ def findings(
     one ``get_many``, and say what a reingest would do to each."""
     stored = index.get_many(ids)
     found = []
-    for outcome, payload in project_ids(projector, ids, settings):
-        if payload is None:
+    for outcome, _payload, image in project_ids(projector, ids, settings):
+        if image is None:
             if outcome.state is State.KnownError:
                 found.append(Finding(outcome.id, Kind.UNREADABLE, reason=outcome.reason))
             else:
@@ -293,7 +293,7 @@ def findings(
         elif (document := stored.get(outcome.id)) is None:
             found.append(Finding(outcome.id, Kind.MISSING))
         else:
-            changes = tuple(drift(document, orjson.loads(payload)["image"]))
+            changes = tuple(drift(document, image))
             found.append(Finding(outcome.id, Kind.DRIFTED if changes else Kind.CLEAN, changes))
     return found
 

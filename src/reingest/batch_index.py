@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import orjson
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -82,28 +83,38 @@ def index_batch(
     claim_log.record(settings.claim_log, owner, State.InProgress, report.claimed)
     if claims:
         projected = _project_all(projector, claims, settings)
-        payloads = [payload for _outcome, payload in projected if payload is not None]
+        payloads = [one.payload for one in projected if one.payload is not None]
         if payloads:
             streams.publish(Priority.LOW, payloads)
-        outcomes = [outcome for outcome, _payload in projected]
+        outcomes = [one.outcome for one in projected]
         progress.settle(owner, outcomes)
         report.outcomes.update(outcome.state for outcome in outcomes)
     report.seconds = time.monotonic() - started
     return report
 
 
+class Projected(NamedTuple):
+    """One image's projection as batch-index makes it: its outcome, and when it is Enqueued
+    the message to post and the image as that message carries it (parsed once, for the
+    digest; the audit compares it with the index)."""
+
+    outcome: Outcome
+    payload: bytes | None = None
+    image: dict[str, Any] | None = None
+
+
 def project_ids(
     projector: ImageProjector, ids: Sequence[str], settings: Settings
-) -> list[tuple[Outcome, bytes | None]]:
+) -> list[Projected]:
     """Project ``ids`` exactly as a batch-index run would (threads, retries, MAX_SIZE, every
-    failure an outcome), for callers that hold no claims: the audit compares the message
-    payloads a reingest would post with the index."""
+    failure an outcome), for callers that hold no claims: the audit compares the images a
+    reingest would post with the index."""
     return _project_all(projector, [Claim(image_id, 0, None) for image_id in ids], settings)
 
 
 def _project_all(
     projector: ImageProjector, claims: Sequence[Claim], settings: Settings
-) -> list[tuple[Outcome, bytes | None]]:
+) -> list[Projected]:
     """Threads pay off when projection waits on remote services; for local, CPU-bound
     projection they only add switching, so parallelism 1 runs inline. The batch's messages
     are all stamped with the time it started projecting."""
@@ -120,7 +131,7 @@ TRANSIENT = (TransientError, TimeoutError, ConnectionError)
 
 def _project(
     projector: ImageProjector, claim: Claim, settings: Settings, sent_at: str
-) -> tuple[Outcome, bytes | None]:
+) -> Projected:
     """Project and serialise one image; every failure becomes this image's outcome with a
     reason, never an exception that would cost its neighbours."""
     try:
@@ -128,14 +139,15 @@ def _project(
         payload = image_payload(REINGEST_IMAGE, image, sent_at)
         if len(payload) > settings.max_size:
             reason = f"projection is {len(payload)} bytes; MAX_SIZE is {settings.max_size}"
-            return Outcome(claim.id, State.TooBig, reason), None
+            return Projected(Outcome(claim.id, State.TooBig, reason))
         # what the checker will look for in the index: this projection's file-derived content,
         # read back from the JSON as thrall will read it
-        digest = file_digest(orjson.loads(image))
-        return Outcome(claim.id, State.Enqueued, None, digest), payload
+        parsed = orjson.loads(image)
+        enqueued = Outcome(claim.id, State.Enqueued, None, file_digest(parsed))
+        return Projected(enqueued, payload, parsed)
     except Exception as error:
         state, reason = classify(error)
-        return Outcome(claim.id, state, reason), None
+        return Projected(Outcome(claim.id, state, reason))
 
 
 def _projection(projector: ImageProjector, image_id: str, settings: Settings) -> Image:
