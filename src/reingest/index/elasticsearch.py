@@ -8,12 +8,14 @@ shards and ``replicas`` replicas (default 1 and 0, Grid's development configurat
 
 **Updates** are read-modify-write with optimistic concurrency: ``mget`` the current documents
 (with ``_seq_no`` / ``_primary_term``), compute each new document with the pure
-``documents.apply_update`` (so the rules are exactly the ones every backend and the shared
-suite use), then one ``bulk`` request: ``create`` for new documents, ``index`` with ``if_seq_no`` /
-``if_primary_term`` for changed ones, ``delete`` (also conditional) for removed ones, nothing
-for messages that change nothing (stale or redelivered). Ids whose write hit a version conflict (a concurrent writer) are read and
-computed again, up to ``MAX_TRIES`` times. Writes use ``refresh="wait_for"``, so ``get``,
-``count`` and the checker see them as soon as ``apply_images`` returns.
+``documents.apply_in_order`` (so the rules are exactly the ones every backend and the shared
+suite use), then one ``bulk`` request: ``create`` for new documents, ``index`` with
+``if_seq_no`` / ``if_primary_term`` for changed ones, ``delete`` (also conditional) for removed
+ones, nothing for messages that change nothing (stale or redelivered). Ids whose write hit a
+version conflict (a concurrent writer) are read and computed again, up to ``MAX_TRIES`` times.
+Writes use ``refresh="wait_for"``, so ``get``, ``count`` and the checker see them as soon as
+``apply`` returns. A 400 on a bulk item is that document's fault (``DocumentRejected``); any
+other refusal is the cluster's (``DownstreamError``).
 
 Client and server versions: the ``elasticsearch`` 9.x client only talks to Elasticsearch 9;
 for an Elasticsearch 8 cluster install ``elasticsearch>=8,<9``. The official client refuses
