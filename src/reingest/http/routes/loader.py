@@ -20,14 +20,12 @@ from fastapi.responses import JSONResponse
 
 from ...backends import Components
 from ...errors import (
-    CorruptFile,
     DownstreamError,
     ImageNotFound,
     LoaderError,
     UnsupportedFileType,
 )
 from ...ingest import ingest_files
-from ...loader import read_file
 from ..auth import require_key
 from ..deps import BaseUrl, ComponentsDep
 from ..errors import ApiError, ImageId
@@ -61,13 +59,8 @@ def safe_filename(filename: str | None) -> str:
 
 
 def ingest_upload(components: Components, data: bytes, filename: str, uploaded_by: str) -> str:
-    """Refuse what the loader cannot read (415 with Grid's error keys), else ingest it."""
-    try:
-        read_file(data, filename)
-    except UnsupportedFileType as error:
-        raise ApiError(415, "unsupported-type", str(error)) from None
-    except (CorruptFile, LoaderError) as error:
-        raise ApiError(415, "bad-file", str(error)) from None
+    """Ingest the upload as ``reingest ingest`` does (which refuses what the loader cannot
+    read before storing anything); a refusal or failure is answered by ``_refusal``."""
     with tempfile.TemporaryDirectory(prefix="reingest-upload-") as folder:
         path = Path(folder) / filename
         path.write_bytes(data)
@@ -82,8 +75,10 @@ def ingest_upload(components: Components, data: bytes, filename: str, uploaded_b
 
 def _refusal(error: Exception, reason: str) -> ApiError:
     """How an upload that failed is answered (nothing of it is left stored): the file's fault
-    is a 415, a data service or stream that is down a 503, anything else the file made the
-    projection fail on a 422; never a bare 500."""
+    is a 415 with Grid's error keys, a data service or stream that is down a 503, anything else
+    the file made the projection fail on a 422; never a bare 500."""
+    if isinstance(error, UnsupportedFileType):
+        return ApiError(415, "unsupported-type", reason)
     if isinstance(error, LoaderError):
         return ApiError(415, "bad-file", reason)
     if isinstance(error, DownstreamError):
