@@ -87,11 +87,11 @@ def _apply(
     for delivery in deliveries:
         try:
             updates.append((delivery, translate(decode(delivery.payload))))
-        except MessageDecodeError as error:
-            streams.dead_letter(delivery, normalise_reason(str(error)))
-            dead += 1
         except Exception as error:  # a message must never stop thrall: it costs itself only
-            reason = f"cannot decode: {type(error).__name__}: {error}"
+            if isinstance(error, MessageDecodeError):
+                reason = str(error)
+            else:
+                reason = f"cannot decode: {type(error).__name__}: {error}"
             streams.dead_letter(delivery, normalise_reason(reason))
             dead += 1
     done: list[Delivery] = []
