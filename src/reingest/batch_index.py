@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -17,6 +16,7 @@ import orjson
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from . import claim_log
+from .concurrency import limit_for
 from .config import Settings
 from .dates import now_iso
 from .errors import TransientError
@@ -36,6 +36,9 @@ class IndexReport:
     outcomes: Counter[State] = field(default_factory=Counter)
     skipped: str | None = None
     seconds: float = 0.0
+    #: the most projections the batch had in flight, and the limit it ended with
+    in_flight: int = 0
+    in_flight_limit: int = 0
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -43,6 +46,8 @@ class IndexReport:
             "outcomes": {state.name: n for state, n in self.outcomes.items()},
             "skipped": self.skipped,
             "seconds": round(self.seconds, 3),
+            "inFlight": self.in_flight,
+            "inFlightLimit": self.in_flight_limit,
         }
 
 
@@ -83,6 +88,8 @@ def index_batch(
     claim_log.record(settings.claim_log, owner, State.InProgress, report.claimed)
     if claims:
         projected = _project_all(projector, claims, settings)
+        limit = limit_for(projector)
+        report.in_flight, report.in_flight_limit = limit.peak, limit.limit
         payloads = [one.payload for one in projected if one.payload is not None]
         if payloads:
             streams.publish(Priority.LOW, payloads)
@@ -106,23 +113,26 @@ class Projected(NamedTuple):
 def project_ids(
     projector: ImageProjector, ids: Sequence[str], settings: Settings
 ) -> list[Projected]:
-    """Project ``ids`` exactly as a batch-index run would (threads, retries, MAX_SIZE, every
-    failure an outcome), for callers that hold no claims: the audit compares the images a
-    reingest would post with the index."""
+    """Project ``ids`` exactly as a batch-index run would (in flight as many as the latency
+    needs, retries, MAX_SIZE, every failure an outcome), for callers that hold no claims: the
+    audit compares the images a reingest would post with the index."""
     return _project_all(projector, [Claim(image_id, 0, None) for image_id in ids], settings)
 
 
 def _project_all(
     projector: ImageProjector, claims: Sequence[Claim], settings: Settings
 ) -> list[Projected]:
-    """Threads pay off when projection waits on remote services; for local, CPU-bound
-    projection they only add switching, so parallelism 1 runs inline. The batch's messages
-    are all stamped with the time it started projecting."""
+    """As many projections in flight as the measured latency needs (``concurrency``: read
+    ahead, and threads only for waits that cannot be read ahead), up to
+    ``projection_max_in_flight``; one thread runs inline. The batch's messages are all stamped
+    with the time it started projecting."""
     sent_at = now_iso()
-    if settings.projection_parallelism <= 1:
-        return [_project(projector, claim, settings, sent_at) for claim in claims]
-    with ThreadPoolExecutor(settings.projection_parallelism) as pool:
-        return list(pool.map(lambda claim: _project(projector, claim, settings, sent_at), claims))
+    return limit_for(projector).map(
+        lambda claim: _project(projector, claim, settings, sent_at),
+        claims,
+        settings.projection_max_in_flight,
+        lambda ahead: projector.prefetch([claim.id for claim in ahead]),
+    )
 
 
 #: failures worth another try; anything else (a corrupt original, no original) is permanent

@@ -58,7 +58,7 @@ class Settings:
     latency_threshold_ms: int = 60_000
     lease_seconds: float = 300.0
     max_attempts: int = 5
-    projection_parallelism: int = 5
+    projection_max_in_flight: int = 32
     projection_tries: int = 4
     projection_backoff_cap_seconds: float = 5.0
     claim_log: Path | None = None
@@ -331,12 +331,15 @@ REGISTRY: tuple[Setting, ...] = (
         Settings.max_attempts,
     ),
     Setting(
-        "projection_parallelism",
-        _env("REINGEST_PROJECTION_PARALLELISM"),
-        "projections in flight per batch (threads; 1 runs inline, best for local CPU-bound "
-        "projection)",
+        "projection_max_in_flight",
+        (
+            Name("REINGEST_PROJECTION_MAX_IN_FLIGHT"),
+            Name("REINGEST_PROJECTION_PARALLELISM", "older name"),
+        ),
+        "most projections batch-index keeps in flight; it keeps as many as the measured "
+        "network latency needs (Little's law), 1 with embedded services (run inline)",
         _count,
-        Settings.projection_parallelism,
+        Settings.projection_max_in_flight,
     ),
     Setting(
         "projection_tries",

@@ -3,8 +3,10 @@ data services know (Grid's ``ImageDataMerger.aggregate``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
+from .concurrency import waiting
 from .dates import format_iso, parse_iso
 from .loader import build_image
 from .loader.processors import DEFAULT_PROCESSORS, chain
@@ -21,6 +23,10 @@ class ImageProjector(Protocol):
         """Raises ImageNotFound, LoaderError (permanent), DownstreamError or TransientError."""
         ...
 
+    def prefetch(self, image_ids: Sequence[str]) -> None:
+        """Start what ``project`` of these ids will wait for (batch-index reads ahead)."""
+        ...
+
 
 class Projector:
     def __init__(
@@ -34,9 +40,13 @@ class Projector:
         self.services = services
         self.processors = chain(processors)
 
+    def prefetch(self, image_ids: Sequence[str]) -> None:
+        self.services.prefetch(image_ids)
+
     def project(self, image_id: str) -> Image:
         """Raises ImageNotFound, LoaderError (permanent) or DownstreamError."""
-        stored = self.originals.get(image_id)
+        with waiting():  # a remote store's latency: batch-index covers it with threads
+            stored = self.originals.get(image_id)
         upload_time = stored.upload.upload_time or stored.last_modified
         # first: an unreadable original fails with the loader's reason
         image = build_image(stored, upload_time, processors=self.processors)

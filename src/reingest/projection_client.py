@@ -27,19 +27,25 @@ Either way batch-index gets the local ``Projector``'s outcomes:
 - any other answer → DownstreamApiError with what the endpoint said (UnknownError).
 
 No retries here: batch-index already retries TransientError with backoff, and a second layer
-would multiply the waits.
+would multiply the waits. Requests go out on a ``CurlPool`` (as the data services' do), so the
+projections batch-index keeps in flight share kept-alive connections; each request has a total
+deadline (``timeout``). ``prefetch`` starts the requests of the images batch-index will project
+soon, and their latency is noted for its read-ahead depth (``concurrency``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-import httpx
 from pydantic import ValidationError
 
+from .concurrency import ReadAhead, note_latency
+from .curl_pool import Answers, CurlPool, Response, TransportError
 from .errors import (
     ConfigurationError,
     CorruptFile,
@@ -114,30 +120,28 @@ def resolve_endpoint(url: str) -> Endpoint:
 
 class HttpProjector:
     """``project(id) -> Image`` like ``Projector``, by asking a projection endpoint (any URL
-    ``resolve_endpoint`` reads). Safe to share between the threads of one batch (httpx clients
-    are)."""
+    ``resolve_endpoint`` reads). Safe to share between the threads of one batch."""
 
-    def __init__(
-        self,
-        url: str,
-        api_key: str | None = None,
-        *,
-        timeout: float = 120.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
+    def __init__(self, url: str, api_key: str | None = None, *, timeout: float = 120.0) -> None:
         resolved = resolve_endpoint(url)
         self.endpoint = resolved.url
         self.api = resolved.api
-        self.client = httpx.Client(
-            headers={API_KEY_HEADER: api_key} if api_key else {},
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            follow_redirects=False,
-            transport=transport,
+        self.pool = CurlPool(
+            {API_KEY_HEADER: api_key} if api_key else {},
+            timeout=timeout,
+            connect_timeout=min(timeout, 10.0),
         )
+        self.ahead = ReadAhead(lambda image_id: self.pool.get_all([self._url(image_id)]))
+
+    def prefetch(self, image_ids: Sequence[str]) -> None:
+        self.ahead.prefetch(image_ids)
+
+    def _url(self, image_id: str) -> str:
+        return f"{self.endpoint}/{image_id}"
 
     def project(self, image_id: str) -> Image:
-        url = f"{self.endpoint}/{image_id}"
-        response = self._get(url)
+        url = self._url(image_id)
+        response = self._response(url, self.ahead.take(image_id))
         if response.status_code == 200:
             try:
                 return Image.model_validate(response.json())
@@ -166,8 +170,8 @@ class HttpProjector:
         """Refuse to start, rather than turn a whole batch into failures, when the endpoint
         refuses the key, or answers an id that cannot exist with something other than its
         API's 404 (a wrong URL would otherwise put every id down as NotFound)."""
-        url = f"{self.endpoint}/{PROBE_ID}"
-        response = self._get(url)
+        url = self._url(PROBE_ID)
+        response = self._response(url, self.pool.get_all([url]))
         if response.status_code in REFUSED:
             raise ConfigurationError(
                 f"the projection endpoint refuses the API key ({url}: {response.status_code})"
@@ -180,14 +184,15 @@ class HttpProjector:
                 "(add ?api=image-loader or ?api=lambda to say which API it serves)"
             )
 
-    def _get(self, url: str) -> httpx.Response:
-        try:
-            return self.client.get(url)
-        except httpx.TransportError as error:  # timeouts, refused or dropped connections
-            raise TransientError(f"GET {url} failed: {type(error).__name__}: {error}") from error
+    def _response(self, url: str, answers: Future[Answers]) -> Response:
+        [answer] = answers.result()
+        note_latency(answer.seconds)
+        if isinstance(answer, TransportError):  # timeouts, refused or dropped connections
+            raise TransientError(f"GET {url} failed: {answer}") from answer
+        return answer
 
     def close(self) -> None:
-        self.client.close()
+        self.pool.close()
 
 
 def _loader_error(message: str, body: str) -> LoaderError | None:
@@ -200,7 +205,7 @@ def _loader_error(message: str, body: str) -> LoaderError | None:
     return None
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
+def _json_object(response: Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -208,12 +213,12 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _has_any(response: httpx.Response, keys: tuple[str, ...]) -> bool:
+def _has_any(response: Response, keys: tuple[str, ...]) -> bool:
     body = _json_object(response)
     return any(key in body for key in keys)
 
 
-def _lambda_error_message(response: httpx.Response) -> str:
+def _lambda_error_message(response: Response) -> str:
     """``message.errorMessage`` of the Lambda's 500 body (or a plain string message), else ''."""
     message = _json_object(response).get("message")
     if isinstance(message, dict):
@@ -221,7 +226,7 @@ def _lambda_error_message(response: httpx.Response) -> str:
     return message if isinstance(message, str) else ""
 
 
-def _image_loader_message(response: httpx.Response) -> str:
+def _image_loader_message(response: Response) -> str:
     """The image-loader's ``exception`` (or an Argo error's ``errorMessage``), else ''."""
     body = _json_object(response)
     if "exception" in body and not body["exception"]:

@@ -4,6 +4,7 @@ and media-api services know about an image, fetched together for the projection 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,10 @@ class DataServices(ABC):
     @abstractmethod
     def fetch(self, image_id: str) -> ImageData:
         """All service data of one image; raises DownstreamError when a service is unwell."""
+
+    def prefetch(self, image_ids: Sequence[str]) -> None:  # noqa: B027 - optional hook
+        """Start fetching these images' data now, for their ``fetch`` soon after (services
+        across a network); the embedded ones have nothing to gain."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -17,24 +17,25 @@ separate hosts, pass ``bases`` (or use ``for_domain_root``). Status handling fol
 Connection errors, timeouts and 502/503/504 are retried with capped, jittered exponential backoff.
 The API key (header ``X-Gu-Media-Key``) is given, or read from ``REINGEST_SERVICES_API_KEY`` /
 ``API_KEY`` when the backend is opened from a URL.
+
+An image's seven GETs go out at once on a shared ``CurlPool`` (libcurl: many requests in flight,
+connections kept alive), every request with a total deadline (``timeout``). ``prefetch`` starts
+them for images batch-index will project soon (``concurrency.ReadAhead``); their latency is
+noted for its read-ahead depth.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-from tenacity import (
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 
+from ..concurrency import ReadAhead, note_latency
 from ..config import read
+from ..curl_pool import Answers, CurlPool, Response, TransportError
 from ..errors import DownstreamError
 from .base import DataServices, ImageData
 
@@ -84,14 +85,6 @@ class DownstreamApiError(DownstreamError):
         self.downstream_error_message = downstream_error_message
 
 
-class _Transient(Exception):
-    """A response worth retrying (502/503/504)."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"{response.status_code}")
-        self.response = response
-
-
 class HttpDataServices(DataServices):
     def __init__(
         self,
@@ -112,13 +105,12 @@ class HttpDataServices(DataServices):
         self.attempts = attempts
         self.backoff_seconds = backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
-        self.client = httpx.Client(
-            headers={API_KEY_HEADER: key} if key else {},
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            follow_redirects=False,
+        self.pool = CurlPool(
+            {API_KEY_HEADER: key} if key else {},
+            timeout=timeout,
+            connect_timeout=min(timeout, 10.0),
         )
-        # Grid starts every call of one merge in parallel; so do we.
-        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="grid-services")
+        self.ahead = ReadAhead(lambda image_id: self.pool.get_all(self._urls(image_id)))
 
     @classmethod
     def for_domain_root(cls, domain_root: str, api_key: str, **options: Any) -> HttpDataServices:
@@ -128,63 +120,94 @@ class HttpDataServices(DataServices):
         }
         return cls(f"https://{domain_root}", api_key, bases=bases, **options)
 
+    def prefetch(self, image_ids: Sequence[str]) -> None:
+        self.ahead.prefetch(image_ids)
+
     def fetch(self, image_id: str) -> ImageData:
-        futures = {
-            name: self._pool.submit(self._get, endpoint, image_id)
-            for name, endpoint in GRID_ENDPOINTS.items()
-        }
-        return ImageData.from_json({name: future.result() for name, future in futures.items()})
+        urls = self._urls(image_id)
+        answers = self._answers(urls, self.ahead.take(image_id))
+        return ImageData.from_json(
+            {
+                name: _data(endpoint, url, answer, self.attempts)
+                for (name, endpoint), url, answer in zip(
+                    GRID_ENDPOINTS.items(), urls, answers, strict=True
+                )
+            }
+        )
 
-    def _get(self, endpoint: GridEndpoint, image_id: str) -> Any:
-        """The ``data`` of one endpoint (unwrapped), or None when the service says 404."""
-        url = self.bases[endpoint.service] + endpoint.path.format(id=image_id)
-        response = self._request(url)
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise _bad_state(url, response)
-        try:
-            data = response.json()["data"]
-        except (ValueError, KeyError, TypeError) as error:
-            raise DownstreamApiError(
-                f"GET {url}: not an Argo response", f"{type(error).__name__}: {error}"
-            ) from error
-        if endpoint.entities and isinstance(data, list):
-            return [entity.get("data") if isinstance(entity, dict) else entity for entity in data]
-        return data
+    def _urls(self, image_id: str) -> list[str]:
+        return [
+            self.bases[endpoint.service] + endpoint.path.format(id=image_id)
+            for endpoint in GRID_ENDPOINTS.values()
+        ]
 
-    def _request(self, url: str) -> httpx.Response:
-        """GET with retries on transient failures; raises DownstreamError once they run out."""
-        retrying = Retrying(
-            retry=retry_if_exception(lambda e: isinstance(e, httpx.TransportError | _Transient)),
+    def _answers(self, urls: Sequence[str], first: Future[Answers]) -> Answers:
+        """Every URL's answer, the first round's being ``first`` (Grid starts every call of
+        one merge in parallel; so do we). Transient failures are asked again together, with
+        backoff, until ``attempts`` rounds; what still fails then is returned as it failed."""
+        answers = first.result()
+        note_latency(max(answer.seconds for answer in answers))
+        if not any(map(_transient, answers)):
+            return answers
+        replayed = False
+
+        def ask_again() -> bool:
+            """Another round over the transient failures (tenacity's first call replays the
+            round above, so that it waits before the second); True if some still fail."""
+            nonlocal replayed
+            if replayed:
+                again = [i for i, answer in enumerate(answers) if _transient(answer)]
+                fresh = self.pool.get_all([urls[i] for i in again]).result()
+                for i, answer in zip(again, fresh, strict=True):
+                    answers[i] = answer
+            replayed = True
+            return any(map(_transient, answers))
+
+        Retrying(
+            retry=retry_if_result(bool),
             wait=wait_random_exponential(
                 multiplier=self.backoff_seconds, max=self.max_backoff_seconds
             ),
             stop=stop_after_attempt(self.attempts),
-            reraise=True,
-        )
-        try:
-            for attempt in retrying:
-                with attempt:
-                    response = self.client.get(url)
-                    if response.status_code in TRANSIENT_STATUSES:
-                        raise _Transient(response)
-                    return response
-        except _Transient as failed:
-            raise _bad_state(url, failed.response, self.attempts) from None
-        except httpx.TransportError as error:
-            raise DownstreamApiError(
-                f"GET {url} failed after {self.attempts} attempts",
-                f"{type(error).__name__}: {error}",
-            ) from error
-        raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
+            retry_error_callback=lambda _state: True,
+        )(ask_again)
+        return answers
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self.client.close()
+        self.pool.close()
 
 
-def _bad_state(url: str, response: httpx.Response, attempts: int = 1) -> DownstreamApiError:
+def _transient(answer: Response | TransportError) -> bool:
+    """Worth asking again: no answer at all (refused, reset, timed out), or 502/503/504."""
+    return isinstance(answer, TransportError) or answer.status_code in TRANSIENT_STATUSES
+
+
+def _data(
+    endpoint: GridEndpoint, url: str, answer: Response | TransportError, attempts: int
+) -> Any:
+    """The ``data`` of one endpoint's answer (unwrapped), None when the service says 404;
+    DownstreamApiError for anything else."""
+    if isinstance(answer, TransportError):
+        raise DownstreamApiError(
+            f"GET {url} failed after {attempts} attempts", f"TransportError: {answer}"
+        )
+    if answer.status_code == 404:
+        return None
+    if answer.status_code != 200:
+        retried = attempts if answer.status_code in TRANSIENT_STATUSES else 1
+        raise _bad_state(url, answer, retried)
+    try:
+        data = answer.json()["data"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise DownstreamApiError(
+            f"GET {url}: not an Argo response", f"{type(error).__name__}: {error}"
+        ) from error
+    if endpoint.entities and isinstance(data, list):
+        return [entity.get("data") if isinstance(entity, dict) else entity for entity in data]
+    return data
+
+
+def _bad_state(url: str, response: Response, attempts: int = 1) -> DownstreamApiError:
     """Grid's error body ``{message: {errorMessage, downstreamErrorMessage}}``, else the text."""
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     error_message = f"GET {url} answered {response.status_code}{tries}"
