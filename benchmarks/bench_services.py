@@ -125,14 +125,25 @@ def measure(
             assert projector.project(image_id).to_json() == expected, image_id
     settle_garbage_collector()
     seconds: dict[str, list[float]] = {name: [] for name in projectors}
+    cpu = dict.fromkeys(projectors, 0.0)
+    stand_in_cpu = dict.fromkeys(projectors, 0.0)
     for _ in range(args.rounds):
         for start in range(0, len(ids), args.slice):
             part = ids[start : start + args.slice]
             for name, projector in projectors.items():
-                started = time.perf_counter()
+                started, cpu_before = time.perf_counter(), time.process_time()
+                stand_in_before = stand_in_seconds(port)
                 for batch in range(0, len(part), args.batch_size):
                     project_ids(projector, part[batch : batch + args.batch_size], settings)
                 seconds[name].append(time.perf_counter() - started)
+                cpu[name] += time.process_time() - cpu_before
+                stand_in_cpu[name] += stand_in_seconds(port) - stand_in_before
+    images = len(ids) * args.rounds
+    for name in projectors:
+        print(
+            f"{name:<12} CPU per image: {cpu[name] / images * 1000:.2f} ms here, "
+            f"{stand_in_cpu[name] / images * 1000:.2f} ms in the stand-in Grid"
+        )
     for name, projector in projectors.items():
         limit = limit_for(projector)
         print(
@@ -181,15 +192,28 @@ def serve_stand_in(answers_file: Path, port: int) -> None:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        _, delay, path = scope["raw_path"].split(b"/", 2)
-        if delay != b"0":
-            await asyncio.sleep(int(delay) / 1000)
-        status, body = answers.get(b"/" + path, missing)
+        if scope["raw_path"] == b"/cpu":  # the CPU this process has spent so far
+            status, body = 200, b"%f" % time.process_time()
+        else:
+            _, delay, path = scope["raw_path"].split(b"/", 2)
+            if delay != b"0":
+                await asyncio.sleep(int(delay) / 1000)
+            status, body = answers.get(b"/" + path, missing)
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def stand_in_seconds(port: int) -> float:
+    """The CPU seconds the stand-in Grid has spent so far."""
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(b"GET /cpu HTTP/1.1\r\nHost: stand-in\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(4096):
+            answer += chunk
+    return float(answer.rsplit(b"\r\n\r\n", 1)[1])
 
 
 def free_port() -> int:
