@@ -30,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,18 +84,8 @@ def main() -> None:
             local = Projector(components.originals, components.services, settings.processors)
             for image_id in ids:  # as ingest would have: thumbnails made and stored once
                 local.project(image_id)
-            answers = Path(folder) / "answers.json"
-            answers.write_text(json.dumps(grid_answers(components, ids)))
-            port = free_port()
-            stand_in = subprocess.Popen(
-                [sys.executable, __file__, "--stand-in", str(answers), str(port)]
-            )
-            try:
-                wait_for(port)
+            with stand_in_grid(grid_answers(components, ids)) as port:
                 seconds = measure(components, local, ids, port, args)
-            finally:
-                stand_in.terminate()
-                stand_in.wait()
     report(seconds, len(ids), args)
 
 
@@ -149,7 +141,7 @@ def measure(
         print(
             f"{name:<12} {limit.needs.threads} thread(s), {limit.needs.read_ahead} read ahead, "
             f"peak {limit.peak} in flight (per image: CPU {limit.cpu * 1000:.2f} ms, "
-            f"latency {limit.latency * 1000:.2f} ms, blocked {limit.blocked * 1000:.2f} ms)"
+            f"latency {(limit.latency or 0) * 1000:.2f} ms, blocked {(limit.blocked or 0) * 1000:.2f} ms)"
         )
         if projector is not local:
             projector.services.close()
@@ -204,6 +196,24 @@ def serve_stand_in(answers_file: Path, port: int) -> None:
         await send({"type": "http.response.body", "body": body})
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+@contextmanager
+def stand_in_grid(answers: dict[str, list[Any]]) -> Iterator[int]:
+    """The stand-in Grid serving ``answers`` (path → [status, body]) in a subprocess; yields
+    its port."""
+    with tempfile.TemporaryDirectory() as folder:
+        answers_file = Path(folder) / "answers.json"
+        answers_file.write_text(json.dumps(answers))
+        port = free_port()
+        command = [sys.executable, __file__, "--stand-in", str(answers_file), str(port)]
+        stand_in = subprocess.Popen(command)
+        try:
+            wait_for(port)
+            yield port
+        finally:
+            stand_in.terminate()
+            stand_in.wait()
 
 
 def stand_in_seconds(port: int) -> float:

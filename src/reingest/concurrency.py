@@ -17,7 +17,7 @@ are hidden two ways:
 With the embedded services and local originals both are nothing: one thread, inline, as fast as
 the CPU goes. More threads than the waits need would only cost: they queue for the GIL, and
 every switch between them costs CPU (measured: with two threads and nothing to wait for, an
-image took 1.6× the CPU). ``HEADROOM`` more than the means absorbs jitter.
+image took 1.6× the CPU). ``HEADROOM`` more than Little's law asks absorbs jitter.
 
 Each term is measured per image in the thread that projects it: its CPU time (not its wall time,
 which also counts its queueing for the GIL), as a running mean; the waits as running floors
@@ -76,15 +76,15 @@ def waiting() -> Iterator[None]:
         _ledger.blocked += max(0.0, (time.perf_counter() - started) - (time.thread_time() - cpu))
 
 
-def unloaded(floor: float, wait: float) -> float:
+def unloaded(floor: float | None, wait: float) -> float:
     """A wait as it is when nothing queues: the lowest seen lately (a new low at once, a higher
     one slowly, ``FLOOR_RISE`` of the way per image), as BBR sizes a TCP window on the minimum
     round trip rather than the average. What a wait adds above its minimum is mostly our own
     load: requests queueing at a busy server (a stand-in Grid answering at once on the same two
     cores went from 0.5 ms to 12 ms that way, read further and further ahead), or a thread
-    queueing for the GIL behind the other threads (which, counted as blocking, called for more
-    threads: 7 for local originals). More in flight would only lengthen those queues."""
-    if not floor or wait <= floor:
+    queueing for the GIL behind the other threads (which, counted as blocking, called for ever
+    more threads, even for local originals). More in flight would only lengthen those queues."""
+    if floor is None or wait <= floor:
         return wait
     return floor + (wait - floor) * FLOOR_RISE
 
@@ -111,8 +111,9 @@ class AdaptiveLimit:
 
     def __init__(self) -> None:
         self.cpu = 0.0
-        self.latency = 0.0
-        self.blocked = 0.0
+        #: the waits' floors; None until an image measured one
+        self.latency: float | None = None
+        self.blocked: float | None = None
         self.needs = Needs(1, 0)
         #: the most images in flight at once (threads + read ahead) in the last ``map``
         self.peak = 0
@@ -128,7 +129,10 @@ class AdaptiveLimit:
         self.blocked = unloaded(self.blocked, blocked)
         if latency > 0:
             self.latency = unloaded(self.latency, latency)
-        self.needs = needed_in_flight(self.cpu, self.latency, self.blocked, maximum)
+        self.needs = self._needs(maximum)
+
+    def _needs(self, maximum: int) -> Needs:
+        return needed_in_flight(self.cpu, self.latency or 0.0, self.blocked or 0.0, maximum)
 
     def map(
         self,
@@ -140,7 +144,7 @@ class AdaptiveLimit:
         """``work`` over ``items``, results in order: ``read_ahead`` is handed the items
         ``needs.read_ahead`` before their turn, and ``needs.threads`` run at once (while that
         is 1, in this thread)."""
-        self.needs = needed_in_flight(self.cpu, self.latency, self.blocked, maximum)
+        self.needs = self._needs(maximum)
         self.peak = 0
         results: dict[int, Result] = {}
         finished: SimpleQueue[Future[_Measured[Result]]] = SimpleQueue()

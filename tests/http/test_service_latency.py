@@ -197,7 +197,7 @@ def test_littles_law_in_numbers() -> None:
 
 
 def test_the_latency_floor_ignores_queueing_but_follows_a_slower_server() -> None:
-    floor = 0.0
+    floor = None
     for latency in (0.020, 0.021, 0.020):
         floor = unloaded(floor, latency)
     assert floor == 0.020
