@@ -20,6 +20,7 @@ from reingest.backends import Components
 from reingest.batch_index import project_ids
 from reingest.concurrency import (
     HEADROOM,
+    MIN_READ_AHEAD,
     AdaptiveLimit,
     Needs,
     limit_for,
@@ -138,16 +139,17 @@ def test_a_remote_projection_endpoint_is_read_ahead_within_the_maximum(
 def test_the_limit_follows_the_measured_latency(components: Components, library: Library) -> None:
     ids = library.good * 4
     limits = {}
-    for delay in (0.0, 0.04):
+    for delay in (0.0, 0.08):
         with projector_on(components, StandIn(delay=delay)) as projector:
             projected = project_ids(projector, ids, settings_with(components, 32))
             limits[delay] = limit_for(projector)
         assert states(projected) == [State.Enqueued] * len(ids)
-    fast, slow = limits[0.0], limits[0.04]
-    assert slow.latency >= 0.04 > fast.latency
+    fast, slow = limits[0.0], limits[0.08]
+    assert slow.latency is not None and fast.latency is not None
+    assert slow.latency >= 0.08 > fast.latency
     # Little's law: what is read ahead covers the latency at the rate the CPU goes
     assert slow.needs == needed_in_flight(slow.cpu, slow.latency, slow.blocked, 32)
-    assert slow.limit > 2 * fast.limit and slow.limit >= 8
+    assert slow.limit > fast.limit and slow.limit >= 16
     assert slow.needs.threads == 1  # nothing blocks the projecting thread: no threads needed
 
 
@@ -189,6 +191,9 @@ def test_littles_law_in_numbers() -> None:
     assert needed_in_flight(cpu=0.001, latency=0.0, blocked=0.0, maximum=32) == Needs(1, 0)
     # 20 ms away at 1 ms of CPU an image: 20 images' worth, with headroom, read ahead
     assert needed_in_flight(0.001, 0.020, 0.0, 32) == Needs(1, round(HEADROOM * 20))
+    # a short latency: still a few images ahead, as answers come in bunches
+    assert needed_in_flight(0.001, 0.0002, 0.0, 32) == Needs(1, MIN_READ_AHEAD)
+    assert needed_in_flight(0.001, 0.0002, 0.0, 4) == Needs(1, 3)
     # the maximum bounds threads and read-ahead together
     assert needed_in_flight(0.001, 0.200, 0.0, 32) == Needs(1, 31)
     # a blocking wait (a remote original) calls for threads; a short one does not
@@ -212,5 +217,5 @@ def test_a_limit_starts_where_the_last_batch_left_off() -> None:
     limit = AdaptiveLimit()
     for _ in range(5):
         limit.observe(cpu=0.001, latency=0.010, blocked=0.0, maximum=32)
-    assert limit.needs == Needs(1, 15)
+    assert limit.needs == Needs(1, round(HEADROOM * 10))
     assert limit.map(lambda item: item * 2, [1, 2, 3], 32, lambda ahead: None) == [2, 4, 6]
