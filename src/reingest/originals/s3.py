@@ -32,6 +32,11 @@ _ID = re.compile(r"^[0-9a-f]{40}$")
 IDENTIFIER_PREFIX = "identifier!"
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 _EXISTS = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+_PAST_THE_END = {"InvalidRange", "416"}
+
+
+class _PastTheEnd(Exception):
+    """A ranged GET that starts at or after the object's end (S3 answers 416)."""
 
 
 def encode_metadata(upload: UploadRecord) -> dict[str, str]:
@@ -116,21 +121,54 @@ class S3OriginalsStore(OriginalsStore):
         return image_id, True
 
     def get(self, image_id: str) -> StoredOriginal:
-        try:
-            response: Any = self.client.get_object(Bucket=self.bucket, Key=self.key_of(image_id))
-        except ClientError as error:
-            if error_code(error) in _MISSING:
-                raise ImageNotFound(f"no original stored for {image_id}") from error
-            raise
+        return self._get(image_id, None)
+
+    def get_ranged(self, image_id: str, window: int) -> StoredOriginal:
+        return self._get(image_id, window)
+
+    def _get(self, image_id: str, window: int | None) -> StoredOriginal:
+        """The original, whole or (``window``) from its first bytes on: one GET either way,
+        its size read from the ranged answer's Content-Range."""
+        if window is None:
+            response = self._get_object(image_id)
+        else:
+            try:
+                response = self._get_object(image_id, Range=f"bytes=0-{window - 1}")
+            except _PastTheEnd:  # an empty original has no first byte to range on
+                response = self._get_object(image_id)
         with response["Body"] as body:
-            data = body.read()
+            head = body.read()
+        size = _object_size(response)
         return StoredOriginal(
             image_id,
-            data,
+            head if window is None else self.ranged(image_id, head, size, window),
             self.uri_of(image_id),
             decode_metadata(response.get("Metadata") or {}),
             format_iso(response["LastModified"]),
         )
+
+    def read_range(self, image_id: str, start: int, end: int) -> bytes:
+        if end <= start:
+            return b""
+        try:
+            response = self._get_object(image_id, Range=f"bytes={start}-{end - 1}")
+        except _PastTheEnd:
+            return b""
+        with response["Body"] as body:
+            data: bytes = body.read()
+        return data
+
+    def _get_object(self, image_id: str, **options: str) -> Any:
+        """GetObject; raises ImageNotFound, or _PastTheEnd for a range after the last byte."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self.key_of(image_id), **options)
+        except ClientError as error:
+            code = error_code(error)
+            if code in _MISSING:
+                raise ImageNotFound(f"no original stored for {image_id}") from error
+            if code in _PAST_THE_END:
+                raise _PastTheEnd from error
+            raise
 
     def exists(self, image_id: str) -> bool:
         try:
@@ -161,3 +199,11 @@ class S3OriginalsStore(OriginalsStore):
                 # only originals: Grid's image bucket also holds optimised/<key> PNGs
                 if _ID.match(name) and entry["Key"] == self.key_of(name):
                     yield name
+
+
+def _object_size(response: Mapping[str, Any]) -> int:
+    """The whole object's size: after the slash of a ranged answer's Content-Range."""
+    content_range = response.get("ContentRange")
+    if content_range:
+        return int(content_range.rsplit("/", 1)[1])
+    return int(response["ContentLength"])
