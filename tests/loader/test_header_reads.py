@@ -145,8 +145,11 @@ def test_the_fuzzers_mutations_load_alike_from_header_reads(
 # -- what header reads cost ----------------------------------------------------------------------
 
 
-def ranged(data: bytes, window: int) -> RangedSource:
-    return RangedSource(data[:window], len(data), lambda start, end: data[start:end], 4096)
+def ranged(data: bytes, window: int, request_cost: int = 0) -> RangedSource:
+    """``data`` read from its first ``window`` bytes on, 4 KiB at a time."""
+    return RangedSource(
+        data[:window], len(data), lambda start, end: data[start:end], 4096, request_cost
+    )
 
 
 def photo(fmt: str, size: tuple[int, int] = (1600, 1200)) -> bytes:
@@ -236,3 +239,25 @@ def test_tags_pointing_far_apart_cost_a_block_each() -> None:
     # the window, where IFD0's 1024 entries at most could be (the DNG check), a block per text
     assert source.requests == 1 + 1 + 3
     assert source.bytes_read <= 4096 + (12 * 1024 + 4096) + 3 * 4096
+
+
+def test_where_requests_are_dear_a_png_is_read_whole_past_its_window() -> None:
+    """A request costing a megabyte (S3's default), the hundred chunk headers of this PNG's
+    image data would cost far more than the rest of it: it is read in one request."""
+    data = photo("PNG")
+    source = ranged(data, WINDOW, request_cost=1 << 20)
+    assert loaded(StoredOriginal("id", source, "file:///x", UploadRecord(), UPLOAD_TIME)) == loaded(
+        StoredOriginal("id", data, "file:///x", UploadRecord(), UPLOAD_TIME)
+    )
+    assert (source.requests, source.bytes_read) == (2, len(data))
+
+
+def test_once_fetches_cost_what_the_rest_would_the_rest_is_read_at_once() -> None:
+    """Requests costing 2 MiB, the third fetch past the window of this 4 MB TIFF (after the
+    DNG check's and the first text's) brings the charges over the 2 + 4 MB the rest costs."""
+    data = scattered_tiff()
+    source = ranged(data, 4096, request_cost=2 << 20)
+    image = loaded(StoredOriginal("id", source, "file:///x", UploadRecord(), UPLOAD_TIME))
+    assert image["fileMetadata"]["exif"]["Make"] == "text 2"
+    assert source.requests == 1 + 2 + 1  # the window, two fetches, the rest
+    assert len(data) < source.bytes_read < len(data) + 2 * (12 * 1024 + 4096)

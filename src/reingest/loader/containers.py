@@ -208,13 +208,15 @@ def read_png(source: Source) -> Container:
     inflate = _Inflater()
     icc: bytes | None = None  # the last iCCP's compressed profile, inflated once at IEND
     head = struct.Struct(">I4s")
+    stride = 0  # the last chunk's size: more like it are likely to follow (image data)
     while True:
         if pos + 8 > size:
             raise CorruptFile("truncated (no IEND chunk)")
         if pos + 8 > base + len(data):
-            base, data = source.span(pos, pos + 8)
+            base, data = source.span(pos, pos + 8, stride)
         length, kind = head.unpack_from(data, pos - base)
         end = pos + 8 + length
+        stride = length + 12
         if end > size:
             raise CorruptFile(f"chunk {kind!r} runs past the end of the file")
         if kind not in _READ_CHUNKS and result is not None:  # image data: not even read

@@ -46,7 +46,11 @@ class StoredOriginal:
 
 
 class OriginalsStore(ABC):
-    """Where the original files live. Backends: ``file://`` (folder), later ``s3://``."""
+    """Where the original files live. Backends: ``file://`` (folder), ``s3://``."""
+
+    #: what one read of a range costs beyond its bytes, in bytes (``RangedSource``): nothing
+    #: for a local file
+    request_cost = 0
 
     @abstractmethod
     def put(self, data: bytes, upload: UploadRecord) -> tuple[str, bool]:
@@ -71,7 +75,8 @@ class OriginalsStore(ABC):
         """The data of an original of ``size`` bytes whose first ones (``head``) are read."""
         if len(head) >= size:
             return head
-        return RangedSource(head, size, partial(self.read_range, image_id), min(BLOCK, window))
+        fetch = partial(self.read_range, image_id)
+        return RangedSource(head, size, fetch, min(BLOCK, window), self.request_cost)
 
     @abstractmethod
     def exists(self, image_id: str) -> bool: ...

@@ -10,7 +10,9 @@ An original is never overwritten: ``HeadObject`` first (cheap, and no upload whe
 then ``PutObject`` with ``IfNoneMatch='*'`` so that two concurrent uploads of the same bytes
 cannot replace one another. The bucket must exist (it is not created here).
 
-URL options: ``endpoint_url``, ``region`` (as for ``dynamodb://``).
+URL options: ``endpoint_url``, ``region`` (as for ``dynamodb://``); ``request_cost``, what a
+GET costs beyond its bytes, in bytes (default 1 MiB: see ``RangedSource``; 0 reads the fewest
+bytes whatever the number of requests).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC
 from typing import Any
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from botocore.exceptions import ClientError
 
@@ -33,6 +35,8 @@ IDENTIFIER_PREFIX = "identifier!"
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 _EXISTS = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 _PAST_THE_END = {"InvalidRange", "416"}
+#: a GET's round trip (~20 ms in a region), in which about a megabyte would have arrived
+REQUEST_COST = 1 << 20
 
 
 class _PastTheEnd(Exception):
@@ -90,6 +94,7 @@ class S3OriginalsStore(OriginalsStore):
             raise ConfigurationError(f"expected s3://BUCKET[/PREFIX], got {url!r}")
         self.bucket = parsed.netloc
         self.prefix = parsed.path.strip("/")
+        self.request_cost = _request_cost(parse_qs(parsed.query).get("request_cost"))
         self.client = aws_client("s3", url)
 
     def key_of(self, image_id: str) -> str:
@@ -207,3 +212,12 @@ def _object_size(response: Mapping[str, Any]) -> int:
     if content_range:
         return int(content_range.rsplit("/", 1)[1])
     return int(response["ContentLength"])
+
+
+def _request_cost(values: list[str] | None) -> int:
+    """The URL's ``request_cost`` (bytes, 0 or more), else REQUEST_COST."""
+    if not values:
+        return REQUEST_COST
+    if not values[-1].isdigit():
+        raise ConfigurationError(f"request_cost must be a number of bytes, got {values[-1]!r}")
+    return int(values[-1])

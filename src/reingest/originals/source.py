@@ -6,9 +6,16 @@ first bytes plus the few places its structure points at (``RangedSource``) rathe
 Either way the walkers see the same bytes, so the projection is the same.
 
 A file's size is known before anything past its first bytes is read, so no read goes past its
-end whatever its structure claims; each block is fetched once, and after ``MAX_FETCHES``
-fetches the rest of the file is read in one go, so the worst a hostile file can cost is
-``MAX_FETCHES + 2`` requests and twice its size in bytes.
+end whatever its structure claims, and each block is fetched once. A request costs more than
+its bytes where a store is far away (S3: a round trip, in which a megabyte could have arrived),
+so each fetch is charged the store's ``request_cost`` on top of its bytes, and once the charges
+would pass what reading the rest of the file in one request costs, the rest is read that way
+(the ski-rental rule: never much more than twice the cheaper way). A walker that knows it will
+read again every ``stride`` bytes to the end (a PNG's chunk headers through its image data)
+says so, and the charges those reads would add count too, so such a file is read whole at once
+from a store where requests are dear, and chunk header by chunk header where they are not. After
+``MAX_FETCHES`` fetches the rest is read whatever the cost, so the worst a hostile file can
+cost is ``MAX_FETCHES + 2`` requests and twice its size in bytes.
 """
 
 from __future__ import annotations
@@ -31,9 +38,10 @@ class Source(ABC):
     size: int
 
     @abstractmethod
-    def span(self, start: int, end: int) -> tuple[int, bytes]:
+    def span(self, start: int, end: int, stride: int = 0) -> tuple[int, bytes]:
         """Bytes holding the file's ``[start, end)`` (cut at its end) and the offset of their
-        first byte: maybe more either side, so that a walker goes on without asking again."""
+        first byte: maybe more either side, so that a walker goes on without asking again.
+        ``stride``: the walker will ask again every ``stride`` bytes to the end (0: unknown)."""
 
     def read(self, start: int, end: int) -> bytes:
         """The file's bytes ``[start, end)``, as slicing the whole file would give them."""
@@ -57,7 +65,7 @@ class InMemory(Source):
     def __init__(self, data: bytes) -> None:
         self.data, self.size = data, len(data)
 
-    def span(self, start: int, end: int) -> tuple[int, bytes]:
+    def span(self, start: int, end: int, stride: int = 0) -> tuple[int, bytes]:
         return 0, self.data
 
     def read(self, start: int, end: int) -> bytes:
@@ -82,10 +90,16 @@ def whole(data: bytes | Source) -> bytes:
 class RangedSource(Source):
     """A file of ``size`` bytes whose first bytes (``head``) are read; the rest is fetched
     as walkers ask for it, ``fetch(start, end)`` giving the file's bytes ``[start, end)``,
-    in blocks of ``block`` bytes, each fetched once."""
+    in blocks of ``block`` bytes, each fetched once, a request costing ``request_cost`` bytes
+    on top of those it brings (see above)."""
 
     def __init__(
-        self, head: bytes, size: int, fetch: Callable[[int, int], bytes], block: int = BLOCK
+        self,
+        head: bytes,
+        size: int,
+        fetch: Callable[[int, int], bytes],
+        block: int = BLOCK,
+        request_cost: int = 0,
     ) -> None:
         self.size = size
         self._head = head  # the whole file once it has been read whole
@@ -93,11 +107,13 @@ class RangedSource(Source):
         self._fetch = fetch
         self._block = block
         self._blocks: dict[int, bytes] = {}
+        self._request_cost = request_cost
+        self._charged = 0  # what the fetches past the head have cost, requests and bytes
         #: requests made for this file and bytes they brought, the head's included
         self.requests = 1
         self.bytes_read = len(head)
 
-    def span(self, start: int, end: int) -> tuple[int, bytes]:
+    def span(self, start: int, end: int, stride: int = 0) -> tuple[int, bytes]:
         end = min(end, self.size)
         head = self._head
         if end <= len(head):
@@ -106,7 +122,7 @@ class RangedSource(Source):
             return start, b""
         origin, block = self._origin, self._block
         first, last = (max(start, origin) - origin) // block, (end - 1 - origin) // block
-        self._fetch_blocks(first, last)
+        self._fetch_blocks(first, last, stride)
         if len(self._head) == self.size:  # read whole meanwhile
             return 0, self._head
         blocks = b"".join([self._blocks[number] for number in range(first, last + 1)])
@@ -114,22 +130,25 @@ class RangedSource(Source):
             return origin + first * block, blocks
         return start, head[start:] + blocks  # straddles the head's end
 
-    def _fetch_blocks(self, first: int, last: int) -> None:
-        """Fetch the blocks ``first`` to ``last`` not fetched yet, one request per run."""
-        origin, block, blocks = self._origin, self._block, self._blocks
+    def _fetch_blocks(self, first: int, last: int, stride: int) -> None:
+        """Fetch the blocks ``first`` to ``last`` not fetched yet, one request per run; or
+        the rest of the file at once when that costs less (see above)."""
+        origin, block, blocks, cost = self._origin, self._block, self._blocks, self._request_cost
         number = first
         while number <= last:
             if number in blocks:
                 number += 1
                 continue
-            if self.requests > MAX_FETCHES:
-                self._read_whole()
-                return
             run = number
             while run < last and run + 1 not in blocks:
                 run += 1
-            start = origin + number * block
-            data = self._get(start, min(origin + (run + 1) * block, self.size))
+            start, end = origin + number * block, min(origin + (run + 1) * block, self.size)
+            self._charged += cost + end - start
+            ahead = (self.size - end) // max(stride, block) * (cost + block) if stride else 0
+            if self.requests > MAX_FETCHES or self._charged + ahead > cost + self.size - origin:
+                self._read_whole()
+                return
+            data = self._get(start, end)
             for at in range(0, len(data), block):
                 blocks[number + at // block] = data[at : at + block]
             number = run + 1
