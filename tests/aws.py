@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import ServerUnavailable, stop
+from servers import ServerUnavailable, running, stop
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -94,15 +94,7 @@ def throwaway_moto() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    try:
-        with throwaway_moto() as endpoint:
-            yield endpoint
-    except ServerUnavailable as missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(str(missing))
-        pytest.skip(str(missing))
-    except RuntimeError as failed:
-        pytest.fail(str(failed))
+    yield from running(throwaway_moto)
 
 
 @pytest.fixture

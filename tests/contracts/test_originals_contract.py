@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from reingest.errors import ImageNotFound
 from reingest.originals.base import OriginalsStore, UploadRecord, image_id_of, storage_key
 from reingest.originals.source import RangedSource
 
-#: moto for AWS: tests/aws.py
-pytest_plugins = ["aws"]
-
-
-@pytest.fixture(params=["file", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OriginalsStore]:
-    from reingest.backends import open_backend
-
-    if request.param == "s3":
-        import boto3
-
-        from aws import unique_name
-
-        request.getfixturevalue("aws_env")  # moto, started only when this param runs
-        bucket = unique_name("originals")
-        boto3.client("s3").create_bucket(Bucket=bucket)
-        url = f"s3://{bucket}/images"
-    else:
-        url = (tmp_path / "originals").as_uri()
-    backend = open_backend("originals", url, OriginalsStore)
-    yield backend
-    backend.close()
+#: ``store``, once per backend
+pytest_plugins = ["originals_support"]
 
 
 def test_an_original_is_stored_under_its_sha1_in_grids_layout(store: OriginalsStore) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import random
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from hostile_files import (
 from PIL import Image
 from test_fuzz import FORMATS, SEED, mutate, png_spans
 
-from reingest.backends import Components, open_backend
+from reingest.backends import Components
 from reingest.loader import build_image
 from reingest.originals.base import OriginalsStore, StoredOriginal, UploadRecord
 from reingest.originals.file import FileOriginalsStore
@@ -39,8 +39,8 @@ from reingest.sample import generate_sample_library
 from reingest.services.base import DataServices
 from reingest.services.local import LocalDataServices
 
-#: moto for AWS: tests/aws.py
-pytest_plugins = ["aws"]
+#: ``store``, once per backend
+pytest_plugins = ["originals_support"]
 
 UPLOAD_TIME = "2024-01-01T00:00:00.000Z"
 WINDOWS = (16, 700, 65_536, WINDOW)
@@ -79,24 +79,6 @@ def loaded(stored: StoredOriginal) -> Any:
         return build_image(stored, UPLOAD_TIME, processors=()).to_json()
     except Exception as error:
         return failure(error)
-
-
-@pytest.fixture(params=["file", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OriginalsStore]:
-    if request.param == "s3":
-        import boto3
-
-        from aws import unique_name
-
-        request.getfixturevalue("aws_env")
-        bucket = unique_name("originals")
-        boto3.client("s3").create_bucket(Bucket=bucket)
-        url = f"s3://{bucket}"
-    else:
-        url = (tmp_path / "originals").as_uri()
-    backend = open_backend("originals", url, OriginalsStore)
-    yield backend
-    backend.close()
 
 
 def test_every_grid_fixture_projects_alike_from_header_reads(
