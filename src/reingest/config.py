@@ -403,7 +403,7 @@ REGISTRY: tuple[Setting, ...] = (
         "originals_window",
         _env("REINGEST_ORIGINALS_WINDOW"),
         "bytes of an original the projection reads first; more only where its structure points "
-        "past them, the whole file only to make a missing thumbnail (0: read originals whole)",
+        "past them, the whole file to make a missing thumbnail or when cheaper (0: always whole)",
         _count_or_zero,
         Settings.originals_window,
     ),

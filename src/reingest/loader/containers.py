@@ -3,10 +3,10 @@
 Nothing is decoded: only marker segments, chunks and IFDs are read, which is what keeps the
 loader fast. Structural damage (truncation, impossible lengths) raises CorruptFile.
 
-The walkers read through a ``Source`` (``originals/source.py``): each keeps the bytes it was last given
-(``base``, ``data``: the file from offset ``base``) and asks for more only where a structure
-lies past them, so a ranged source fetches marker segments, chunk headers, IFDs and what they
-point at, never the image data in between.
+The walkers read through a ``Source`` (``originals/source.py``): each keeps the bytes it was
+last given (``base``, ``data``: the file from offset ``base``) and asks for more only where a
+structure lies past them, so a ranged source fetches marker segments, chunk headers, IFDs and
+what they point at, never the image data in between.
 """
 
 from __future__ import annotations
