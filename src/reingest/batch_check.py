@@ -2,7 +2,7 @@
 
 A document whose file-derived content is the enqueued projection's (same ``file_digest``) →
 Verified: not merely present, but holding what this reingestion derived from the original,
-whatever edits landed meanwhile. Missing or different while the streams still hold messages →
+whatever edits landed meanwhile (while a migration runs: present so in the migration index). Missing or different while the streams still hold messages →
 back to Enqueued (thrall has not got there yet); once they are drained → Inconsistent. An index
 error puts the batch back.
 """
@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import claim_log
+from . import claim_log, migration
 from .config import Settings
 from .failures import normalise_reason
 from .index.base import SearchIndex
@@ -57,6 +57,7 @@ def check_batch(
     if not claims:
         return report
     try:
+        index = migration.verification_index(index)
         digests, landed = _landed(index, claims)
         # the streams are asked only when something is missing (lag reads can be costly)
         waiting = len(landed) < len(claims) and streams.pending() > 0

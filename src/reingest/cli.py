@@ -747,11 +747,17 @@ def reindex() -> None:
 
 @app.command("index-batch")
 def index_batch_command(as_json: JsonFlag = False) -> None:
-    """Run one batch-index: claim a batch, project, post on the low-priority stream."""
+    """Run one batch-index: claim a batch, project, post on the low-priority stream (the
+    migration stream while a migration runs)."""
     with components() as opened:
         projector = opened.projector
         report = index_batch(
-            opened.progress, projector, opened.streams, opened.settings, worker_name("index")
+            opened.progress,
+            projector,
+            opened.streams,
+            opened.settings,
+            worker_name("index"),
+            opened.index,
         )
     if as_json:
         dump(report.to_json())

@@ -33,6 +33,9 @@ class Mirror:
     """A physical index that receives a copy of every document a batch writes."""
 
     index: str
+    #: the alias it was found through: a backend that can (SQLite, in the write's transaction)
+    #: checks it still points there, so a write never lands by an alias changed meanwhile
+    alias: str | None = None
     #: record the outcome on the current document (``esInfo.migration``): the migration index
     marks: bool = False
 

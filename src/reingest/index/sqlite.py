@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import ConfigurationError, MappingRejection
+from ..errors import AliasesMoved, ConfigurationError, MappingRejection
 from ..sqlite_db import SqliteDatabase, in_chunks, sqlite_path
 from .base import AliasChange, SearchIndex, check_alias_name, check_index_name
 from .documents import FILE_DERIVED, Document, DocumentUpdate, apply_in_order, file_digest
@@ -228,8 +228,14 @@ class SqliteSearchIndex(SearchIndex):
     ) -> dict[str, str]:
         """Copy the batch's documents into ``mirror``; returns the ids it refused, with why."""
         physical = _physical(conn, mirror.index, self._mappings)
-        if physical is None:
-            raise ConfigurationError(f"no index named {mirror.index!r} to mirror writes to")
+        moved = (
+            mirror.alias is not None
+            and not conn.execute(
+                "SELECT 1 FROM aliases WHERE alias = ? AND name = ?", (mirror.alias, mirror.index)
+            ).fetchone()
+        )
+        if physical is None or moved:
+            raise AliasesMoved(f"{mirror.alias or mirror.index} no longer names {mirror.index}")
         copies, removed = mirror_writes(documents, deleted)
         refused: dict[str, str] = {}
         for image_id, copy_ in list(copies.items()):
