@@ -941,3 +941,9 @@ METRICS_EVERY_SECONDS = 5.0
 
 def main() -> None:
     app()
+
+
+# the migrate commands live in their own module, which uses the helpers above
+from .cli_migrate import migrate_app  # noqa: E402
+
+app.add_typer(migrate_app, name="migrate")
