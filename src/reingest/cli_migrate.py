@@ -197,15 +197,18 @@ def complete(
 
 def _confirmed_step(
     word: str,
-    what: Callable[[migration.Aliases], str],
+    what: Callable[[migration.Aliases], str | None],
     step: Callable[[SearchIndex], str],
     said: str,
     yes: bool,
 ) -> None:
     """Ask for ``word`` (describing ``what`` the aliases say will happen), then take the step
-    and say what it returned."""
+    and say what it returned. When ``what`` sees nothing to do, the step is taken at once: it
+    refuses, saying why."""
     with components() as opened:
-        confirm(word, what(migration.Aliases.read(opened.index)), yes)
+        description = what(migration.Aliases.read(opened.index))
+        if description is not None:
+            confirm(word, description, yes)
         name = step(opened.index)
     out.print(said.format(name))
 
@@ -215,7 +218,11 @@ def rollback(yes: YesFlag = False) -> None:
     """Serve the previous index again (it received every write since completion)."""
     _confirmed_step(
         "rollback",
-        lambda aliases: f"serve {aliases.historical} again instead of {aliases.current}",
+        lambda aliases: (
+            f"serve {aliases.historical} again instead of {aliases.current}"
+            if aliases.historical and not aliases.migration
+            else None
+        ),
         migration.rollback,
         "rolled back: {} is current again",
         yes,
@@ -227,7 +234,9 @@ def abandon(yes: YesFlag = False) -> None:
     """Stop a running migration and delete its index (the current index never changed)."""
     _confirmed_step(
         "abandon",
-        lambda aliases: f"stop the migration and delete {aliases.migration}",
+        lambda aliases: (
+            f"stop the migration and delete {aliases.migration}" if aliases.migration else None
+        ),
         migration.abandon,
         "abandoned: {} deleted",
         yes,
