@@ -17,7 +17,13 @@ from reingest.errors import AliasesMoved, ConfigurationError
 from reingest.index.base import SearchIndex
 from reingest.index.documents import REINGEST_IMAGE, DocumentUpdate
 from reingest.index.elasticsearch import ElasticsearchIndex
-from reingest.index.mirroring import Mirror
+from reingest.index.mirroring import (
+    Mirror,
+    failure_text,
+    mark_migration,
+    migration_failure,
+    mirror_writes,
+)
 from reingest.index.sqlite import SqliteSearchIndex
 from reingest.originals.base import UploadRecord
 from reingest.originals.file import FileOriginalsStore
@@ -219,3 +225,33 @@ def test_elasticsearch_copies_go_through_the_alias_and_a_moved_alias_plans_again
     migration.write(index, [DocumentUpdate.image(image("late"), AT)])
     assert index.get("late") is not None and index.using(old).get("late") is not None
     index.close()
+
+
+def test_recorded_failures_are_shortened_as_grid_shortens_them() -> None:
+    parse = (
+        "failed to parse field [uploadTime] of type [date] in document with id 'abc'. "
+        "Preview of field's value: 'yesterday'"
+    )
+    assert failure_text(parse) == "failed to parse field [uploadTime] of type [date]"
+    long = "x" * 300
+    assert failure_text(long) == "x" * 253 + "..." and len(failure_text(long)) == 256
+    assert failure_text("short") == "short"
+
+
+def test_a_copy_drops_esinfo_and_marks_record_the_outcome_on_the_current_document() -> None:
+    current: dict[str, dict[str, Any] | None] = {
+        "a": {"id": "a", "esInfo": {"migration": {"failures": {"old": "why"}}}},
+        "b": {"id": "b"},
+        "c": None,
+    }
+    copies, removed = mirror_writes(current, {"c"})
+    assert copies == {"a": {"id": "a"}, "b": {"id": "b"}} and removed == {"c"}
+    updates = [DocumentUpdate.image({"id": "a"}, AT), DocumentUpdate("b", "add-image-lease", AT)]
+    mark_migration(current, updates, "new", {"b": "mapping refused it"})
+    assert current["a"] == {"id": "a", "esInfo": {"migration": {"migratedTo": "new"}}}
+    assert current["b"] == {
+        "id": "b",
+        "esInfo": {"migration": {"failures": {"new": "mapping refused it"}}},
+    }
+    assert migration_failure(current["b"], "new") == "mapping refused it"  # type: ignore[arg-type]
+    assert migration_failure(current["a"], "new") is None  # type: ignore[arg-type]
