@@ -3,6 +3,7 @@ loop measured. Exposed as a textfile (node-exporter's textfile collector) or pri
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest, write_t
 from .audit import last_report
 from .backends import Components
 from .dates import parse_iso
+from .index.base import SearchIndex
+from .migration import Aliases, MigrationState
 from .runner import RunSummary
 from .states import FAILURE_STATES, State
 from .streams.base import Priority
@@ -51,6 +54,7 @@ def collect(components: Components, run: RunSummary | None = None) -> CollectorR
         failures.labels(group.state.name, group.reason).set(group.count)
     if (audit := last_report(components.settings.home)) is not None:
         _add_audit(registry, audit)
+    _add_migration(registry, components.index)
     if run is not None:
         _add_run(registry, run)
     return registry
@@ -80,6 +84,40 @@ def _add_audit(registry: CollectorRegistry, report: dict[str, Any]) -> None:
             "When the last audit finished (Unix time).",
             registry=registry,
         ).set(parse_iso(finished).timestamp())
+
+
+def _add_migration(registry: CollectorRegistry, index: SearchIndex) -> None:
+    """The migration's state as the aliases tell it, the documents of each aliased index, and
+    the end of the rollback window while it is open."""
+    aliases = Aliases.read(index)
+    state = Gauge(
+        "reingest_migration_state",
+        "1 for the migration's state (NotRunning, InProgress, Paused, CompletionPreview).",
+        ["state"],
+        registry=registry,
+    )
+    for each in MigrationState:
+        state.labels(each.value).set(each is aliases.state)
+    documents = Gauge(
+        "reingest_migration_documents",
+        "Documents in the index each alias names (current, migration, historical).",
+        ["alias"],
+        registry=registry,
+    )
+    counts = index.indices()
+    for alias, name in (
+        ("current", aliases.current),
+        ("migration", aliases.migration),
+        ("historical", aliases.historical),
+    ):
+        if name is not None and name in counts:
+            documents.labels(alias).set(counts[name])
+    if aliases.rollback_until and datetime.now(UTC) < aliases.rollback_until:
+        Gauge(
+            "reingest_migration_rollback_until_timestamp_seconds",
+            "End of the rollback window: writes also go to the historical index until then.",
+            registry=registry,
+        ).set(aliases.rollback_until.timestamp())
 
 
 def _add_run(registry: CollectorRegistry, run: RunSummary) -> None:
