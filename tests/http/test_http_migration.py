@@ -11,13 +11,15 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
-from http_support import HEADERS, Library
+from http_support import HEADERS, KEY, Library
 
 from reingest.audit import LAST_REPORT, Auditor, last_report, save_report
 from reingest.backends import Components
 from reingest.http.control import Task, Tasks, ThroughputSampler, eta
 from reingest.http.routes import migration as routes
 from reingest.http.routes.audit import REPAIR_TASK
+from reingest.index.base import AliasChange
+from reingest.migration import MIGRATION
 from reingest.states import State
 from reingest.thrall import drain
 
@@ -70,11 +72,35 @@ def metric_lines(http: httpx.Client, prefix: str) -> dict[str, float]:
     }
 
 
-def test_admin_migration_needs_a_key(server_url: str) -> None:
+def test_the_migration_routes_need_a_key_or_a_session_and_same_origin_posts(
+    server_url: str,
+) -> None:
     response = httpx.get(f"{server_url}/admin/migration")
     assert response.status_code == 401 and response.json()["errorKey"] == "unauthorised"
     refused = httpx.post(f"{server_url}/dashboard/migration/pause", follow_redirects=False)
     assert refused.status_code == 303 and refused.headers["location"].startswith("/login")
+    with httpx.Client(base_url=server_url) as browser:
+        browser.post("/login", data={"key": KEY}, headers={"origin": server_url})
+        forged = browser.post(
+            "/dashboard/migration/start",
+            data={"confirm": "start"},
+            headers={"origin": "https://evil.example"},
+        )
+        assert forged.status_code == 403
+        own = browser.post("/dashboard/migration/pause", headers={"origin": server_url})
+        assert own.status_code == 303 and "error=no+migration+is+running" in own.headers["location"]
+        assert browser.get("/admin/migration").json()["state"] == "NotRunning"
+
+
+def test_aliases_that_name_two_indices_are_shown_in_the_panel(
+    http: httpx.Client, components: Components
+) -> None:
+    for name in ("images_a", "images_b"):
+        components.index.create_index(name)
+        components.index.change_aliases([AliasChange("add", MIGRATION, name)])
+    page = http.get("/")
+    assert page.status_code == 200 and 'id="scheduler"' in page.text
+    assert "The aliases cannot be read: alias Images_Migration points at 2 indices" in page.text
 
 
 def test_a_migration_from_start_to_completion_and_rollback(

@@ -23,7 +23,7 @@ from ..deps import ComponentsDep, SamplerDep, SchedulerDep, TasksDep
 from ..errors import ApiError
 from .admin import reset_states, upload_id_lines
 from .audit import REPAIR_TASK
-from .migration import migration_view
+from .migration import migration_panel
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -161,7 +161,7 @@ def dashboard(
         "insecure": request.app.state.auth.insecure_no_auth,
         "audit": last_report(components.settings.home),
         "repair": tasks.last(REPAIR_TASK),
-        "migration": migration_view(components, sampler, tasks),
+        "migration": migration_panel(components, sampler, tasks),
         "tasks_running": tasks.running,
     }
     return templates.TemplateResponse(request, "dashboard.html", context)

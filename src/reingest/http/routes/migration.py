@@ -21,7 +21,9 @@ from fastapi.responses import Response
 from ... import migration
 from ...backends import Components
 from ...batch_index import project_ids
+from ...errors import ConfigurationError
 from ...ids import normalise_id
+from ...index.base import SearchIndex
 from ...states import State
 from ...streams.base import Priority
 from ..auth import require_key, require_login
@@ -124,6 +126,17 @@ def migration_view(
     }
 
 
+def migration_panel(
+    components: Components, sampler: ThroughputSampler, tasks: Tasks
+) -> dict[str, Any]:
+    """The dashboard's view: aliases that name no single index are shown in the panel
+    instead of breaking the whole page."""
+    try:
+        return migration_view(components, sampler, tasks)
+    except ConfigurationError as error:
+        return {"problem": str(error)}
+
+
 @router.get("/admin/migration", summary="Migration state, indices, progress, gates and failures")
 def status(
     components: ComponentsDep, sampler: SamplerDep, tasks: TasksDep, fresh: bool = False
@@ -155,24 +168,14 @@ def start(components: Components, tasks: Tasks, form: MigrationForm) -> str:
     )
 
 
-def pause(components: Components, _tasks: Tasks, _form: MigrationForm) -> str:
-    migration.set_paused(components.index, True)
-    return "Paused: no image is projected for the migration; thrall still writes both indices."
+def switch(set_on: Callable[[SearchIndex, bool], None], on: bool, notice: str) -> Action:
+    """Pause/resume, preview/unpreview: one alias on the migration index, added or removed."""
 
+    def act(components: Components, _tasks: Tasks, _form: MigrationForm) -> str:
+        set_on(components.index, on)
+        return notice
 
-def resume(components: Components, _tasks: Tasks, _form: MigrationForm) -> str:
-    migration.set_paused(components.index, False)
-    return "Resumed."
-
-
-def preview(components: Components, _tasks: Tasks, _form: MigrationForm) -> str:
-    migration.set_preview(components.index, True)
-    return "Searches now use the new index (writes still go to both)."
-
-
-def unpreview(components: Components, _tasks: Tasks, _form: MigrationForm) -> str:
-    migration.set_preview(components.index, False)
-    return "Searches use the current index again."
+    return act
 
 
 def complete(components: Components, _tasks: Tasks, form: MigrationForm) -> str:
@@ -250,20 +253,23 @@ class MigrationForm:
 
 Action = Callable[[Components, Tasks, MigrationForm], str]
 ACTIONS: dict[str, Action] = {
-    action.__name__: action
-    for action in (
-        start,
-        pause,
-        resume,
-        preview,
-        unpreview,
-        complete,
-        rollback,
-        abandon,
-        cleanup,
-        image,
-        check,
-    )
+    "start": start,
+    "pause": switch(
+        migration.set_paused,
+        True,
+        "Paused: no image is projected for the migration; thrall still writes both indices.",
+    ),
+    "resume": switch(migration.set_paused, False, "Resumed."),
+    "preview": switch(
+        migration.set_preview, True, "Searches now use the new index (writes still go to both)."
+    ),
+    "unpreview": switch(migration.set_preview, False, "Searches use the current index again."),
+    "complete": complete,
+    "rollback": rollback,
+    "abandon": abandon,
+    "cleanup": cleanup,
+    "image": image,
+    "check": check,
 }
 
 
