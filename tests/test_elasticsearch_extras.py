@@ -167,6 +167,10 @@ class FakeElasticsearch:
             [(action, meta)] = lines.pop(0).items()
             source = {} if action == "delete" else lines.pop(0)
             physical = self.resolve(meta["_index"])
+            if meta.get("require_alias") and meta["_index"] not in self.aliases:
+                error = {"type": "index_not_found_exception", "reason": "no such alias"}
+                items.append({action: {"_id": meta["_id"], "status": 404, "error": error}})
+                continue
             docs = self.indices[physical]
             image_id = meta["_id"]
             result: dict[str, Any] = {"_id": image_id, "status": 200}

@@ -194,3 +194,28 @@ def test_status_reports_what_the_dashboard_and_scripts_read(
     assert report["state"] == "InProgress" and report["migration"] == new
     assert report["counts"][new] == 0
     assert report["progress"]["total"] == 3 and report["progress"]["states"] == {"NotStarted": 3}
+
+
+def test_elasticsearch_copies_go_through_the_alias_and_a_moved_alias_plans_again(
+    tmp_path: Path, progress: SqliteProgressTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = FakeElasticsearch()
+    monkeypatch.setattr(elastic_transport.Transport, "perform_request", server.perform_request)
+    index = ElasticsearchIndex("http://localhost:9200/Images_Current")
+    originals = FileOriginalsStore((tmp_path / "originals").as_uri())
+    old = index.resolve()
+    new = migration.start(index, progress, originals)
+    stale = migration.Aliases.read(index).mirrors(datetime.now(UTC))
+    migration.write(index, [DocumentUpdate.image(image("a"), AT)])
+    [copy_request] = [r for r in server.requests if r[1] == "/_bulk"][:1]
+    assert copy_request[2][0] == {
+        "index": {"_index": migration.MIGRATION, "require_alias": True, "_id": "a"}
+    }
+    end_every_id(progress)
+    assert all(gate.passed for gate in migration.complete(index, progress, originals))
+    with pytest.raises(AliasesMoved):  # Images_Migration is gone: no index auto-created
+        index.apply([DocumentUpdate.image(image("late"), AT)], stale)
+    assert set(server.indices) == {old, new}
+    migration.write(index, [DocumentUpdate.image(image("late"), AT)])
+    assert index.get("late") is not None and index.using(old).get("late") is not None
+    index.close()

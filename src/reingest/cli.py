@@ -747,8 +747,9 @@ def reindex() -> None:
 
 @app.command("index-batch")
 def index_batch_command(as_json: JsonFlag = False) -> None:
-    """Run one batch-index: claim a batch, project, post on the low-priority stream (the
-    migration stream while a migration runs)."""
+    """Run one batch-index: claim a batch, project, post the projections.
+
+    They go on the low-priority stream, or on the migration stream while a migration runs."""
     with components() as opened:
         projector = opened.projector
         report = index_batch(

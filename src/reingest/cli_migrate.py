@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from rich.table import Table
 from . import migration
 from .batch_index import project_ids
 from .cli import JsonFlag, components, dump, fail, live_progress, out
+from .index.base import SearchIndex
 from .states import State
 from .streams.base import Priority
 
@@ -100,36 +102,41 @@ def status(as_json: JsonFlag = False) -> None:
         out.print(f"writes also go to {report['historical']} until {report['rollback_until']}")
 
 
-@migrate_app.command("pause")
-def pause() -> None:
-    """Stop projecting images for the migration (thrall still writes both indices)."""
-    with components() as opened:
-        migration.set_paused(opened.index, True)
-    out.print("paused: `reingest migrate resume` carries on")
+#: the switches of a running migration: command → (alias setter, on, what to say, help)
+SWITCHES = {
+    "pause": (
+        migration.set_paused,
+        True,
+        "paused: `reingest migrate resume` carries on",
+        "Stop projecting images for the migration (thrall still writes both indices).",
+    ),
+    "resume": (migration.set_paused, False, "resumed", "Carry on a paused migration."),
+    "preview": (
+        migration.set_preview,
+        True,
+        "searches now use the new index; `reingest migrate unpreview` undoes it",
+        "Serve searches from the new index (writes still go to both).",
+    ),
+    "unpreview": (
+        migration.set_preview,
+        False,
+        "searches use the current index again",
+        "Serve searches from the current index again.",
+    ),
+}
 
 
-@migrate_app.command("resume")
-def resume() -> None:
-    """Carry on a paused migration."""
-    with components() as opened:
-        migration.set_paused(opened.index, False)
-    out.print("resumed")
+def _switch_command(setter: Callable[[SearchIndex, bool], None], on: bool, said: str) -> Any:
+    def switch() -> None:
+        with components() as opened:
+            setter(opened.index, on)
+        out.print(said)
+
+    return switch
 
 
-@migrate_app.command("preview")
-def preview() -> None:
-    """Serve searches from the new index (writes still go to both)."""
-    with components() as opened:
-        migration.set_preview(opened.index, True)
-    out.print("searches now use the new index; `reingest migrate unpreview` undoes it")
-
-
-@migrate_app.command("unpreview")
-def unpreview() -> None:
-    """Serve searches from the current index again."""
-    with components() as opened:
-        migration.set_preview(opened.index, False)
-    out.print("searches use the current index again")
+for _name, (_setter, _on, _said, _help) in SWITCHES.items():
+    migrate_app.command(_name, help=_help)(_switch_command(_setter, _on, _said))
 
 
 def gates_table(gates: list[migration.Gate]) -> Table:
@@ -188,24 +195,52 @@ def complete(
         )
 
 
+def _confirmed_step(
+    word: str,
+    what: Callable[[migration.Aliases], str | None],
+    step: Callable[[SearchIndex], str],
+    said: str,
+    yes: bool,
+) -> None:
+    """Ask for ``word`` (describing ``what`` the aliases say will happen), then take the step
+    and say what it returned. When ``what`` sees nothing to do, the step is taken at once: it
+    refuses, saying why."""
+    with components() as opened:
+        description = what(migration.Aliases.read(opened.index))
+        if description is not None:
+            confirm(word, description, yes)
+        name = step(opened.index)
+    out.print(said.format(name))
+
+
 @migrate_app.command("rollback")
 def rollback(yes: YesFlag = False) -> None:
     """Serve the previous index again (it received every write since completion)."""
-    with components() as opened:
-        aliases = migration.Aliases.read(opened.index)
-        confirm("rollback", f"serve {aliases.historical} again instead of {aliases.current}", yes)
-        name = migration.rollback(opened.index)
-    out.print(f"rolled back: {name} is current again")
+    _confirmed_step(
+        "rollback",
+        lambda aliases: (
+            f"serve {aliases.historical} again instead of {aliases.current}"
+            if aliases.historical and not aliases.migration
+            else None
+        ),
+        migration.rollback,
+        "rolled back: {} is current again",
+        yes,
+    )
 
 
 @migrate_app.command("abandon")
 def abandon(yes: YesFlag = False) -> None:
     """Stop a running migration and delete its index (the current index never changed)."""
-    with components() as opened:
-        aliases = migration.Aliases.read(opened.index)
-        confirm("abandon", f"stop the migration and delete {aliases.migration}", yes)
-        name = migration.abandon(opened.index)
-    out.print(f"abandoned: {name} deleted")
+    _confirmed_step(
+        "abandon",
+        lambda aliases: (
+            f"stop the migration and delete {aliases.migration}" if aliases.migration else None
+        ),
+        migration.abandon,
+        "abandoned: {} deleted",
+        yes,
+    )
 
 
 @migrate_app.command("cleanup")

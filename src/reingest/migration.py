@@ -368,7 +368,6 @@ def _history_markers(index: SearchIndex) -> list[AliasChange]:
 def status(index: SearchIndex, progress: ProgressTable) -> dict[str, Any]:
     """``migrate status --json``: the state, the indices and their counts, the progress."""
     aliases = Aliases.read(index)
-    counts = index.indices()
     states = progress.counts()
     total = sum(states.values())
     done = sum(n for state, n in states.items() if state in TERMINAL_STATES)
@@ -383,7 +382,7 @@ def status(index: SearchIndex, progress: ProgressTable) -> dict[str, Any]:
             else None
         ),
         "counts": {
-            name: counts.get(name)
+            name: index.using(name).count()
             for name in (aliases.current, aliases.migration, aliases.historical)
             if name
         },

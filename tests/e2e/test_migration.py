@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import random
-import subprocess
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from reingest.index.sqlite import SqliteSearchIndex
 from reingest.streams.base import Priority
 from reingest.streams.sqlite import SqliteStreams
 
-from .conftest import Cli, cli_env, reingest_command
+from .conftest import Cli, start_run
 from .test_crash_and_concurrency import ingest_sample
 
 pytestmark = pytest.mark.slow
@@ -144,15 +143,9 @@ def test_kill_9_during_a_migration_loses_nothing(cli: Cli, home: Path, tmp_path:
     ids = sorted(ingest_sample(cli, home, tmp_path, count=80))
     cli("run", "--until-done")
     cli("migrate", "start")
-    env = cli_env(home, REINGEST_LEASE_SECONDS="1", BATCH_SIZE="4")
     index = SqliteSearchIndex(f"sqlite:///{home}/index.db")
     new = index.using(json.loads(cli("migrate", "status", "--json").stdout)["migration"])
-    victim = subprocess.Popen(
-        reingest_command("run", "--until-done"),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    victim = start_run(home, REINGEST_LEASE_SECONDS="1", BATCH_SIZE="4")
     deadline = time.monotonic() + 60
     while new.count() < 8 and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -75,8 +75,9 @@ class SearchIndex(ABC):
         """Drop a physical index and its aliases."""
 
     @abstractmethod
-    def indices(self) -> dict[str, int]:
-        """Every physical index managed here → its document count."""
+    def indices(self) -> list[str]:
+        """The names of the physical indices managed here, sorted (``using(name).count()``
+        counts one)."""
 
     @abstractmethod
     def aliases(self) -> dict[str, list[str]]:

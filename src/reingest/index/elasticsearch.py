@@ -39,7 +39,13 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from ..batching import chunked
 from ..config import read
-from ..errors import ConfigurationError, DocumentRejected, DownstreamError, TransientError
+from ..errors import (
+    AliasesMoved,
+    ConfigurationError,
+    DocumentRejected,
+    DownstreamError,
+    TransientError,
+)
 from .base import AliasChange, SearchIndex, check_alias_name, check_index_name, new_index_name
 from .documents import FILE_DERIVED, Document, DocumentUpdate, apply_in_order, file_digest
 from .mapping import MAPPING, SETTINGS
@@ -48,6 +54,8 @@ from .mirroring import Mirror, mark_migration, mirror_writes
 MAX_TRIES = 5
 #: Grid's aliases (``MigrationStatusProvider``): the indices they name are image indices
 GRID_ALIASES = ("Images_Current", "Images_Migration", "Images_Historical")
+#: the error of a write to an alias or index that does not exist
+NO_INDEX = "index_not_found_exception"
 CHUNK = 500
 
 
@@ -126,11 +134,8 @@ class ElasticsearchIndex(SearchIndex):
         except NotFoundError:
             raise ConfigurationError(f"no index named {name!r}") from None
 
-    def indices(self) -> dict[str, int]:
-        return {
-            name: int(self.client.count(index=name)["count"])
-            for name in sorted(self._aliases_by_index())
-        }
+    def indices(self) -> list[str]:
+        return sorted(self._aliases_by_index())
 
     def aliases(self) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
@@ -243,7 +248,7 @@ class ElasticsearchIndex(SearchIndex):
             {image_id: found[0] for image_id, found in current.items()}, flat
         )
         for mirror in mirrors:
-            refused = self._write_mirror(mirror.index, documents, deleted)
+            refused = self._write_mirror(mirror, documents, deleted)
             if mirror.marks:
                 mark_migration(documents, flat, mirror.index, refused)
         operations: list[dict[str, Any]] = []
@@ -288,27 +293,34 @@ class ElasticsearchIndex(SearchIndex):
         return conflicts, deleted - conflicts
 
     def _write_mirror(
-        self, index: str, documents: dict[str, Document | None], deleted: set[str]
+        self, mirror: Mirror, documents: dict[str, Document | None], deleted: set[str]
     ) -> dict[str, str]:
-        """Copy the batch's documents into physical index ``index`` (plain writes: the copy
-        is the current document, whoever wrote last); returns the ids it refused, with why."""
+        """Copy the batch's documents into the mirror (plain writes: the copy is the current
+        document, whoever wrote last); returns the ids it refused, with why. Copies go through
+        the mirror's alias with ``require_alias``, so an alias a migration step removed
+        meanwhile fails the write (planned again) instead of auto-creating an index."""
         copies, removed = mirror_writes(documents, deleted)
+        target: dict[str, Any] = {"_index": mirror.alias or mirror.index}
+        if mirror.alias:
+            target["require_alias"] = True
         operations: list[dict[str, Any]] = []
         for image_id, copy_ in copies.items():
-            operations += [{"index": {"_index": index, "_id": image_id}}, copy_]
-        operations += [{"delete": {"_index": index, "_id": image_id}} for image_id in removed]
+            operations += [{"index": {**target, "_id": image_id}}, copy_]
+        operations += [{"delete": {**target, "_id": image_id}} for image_id in removed]
         if not operations:
             return {}
         refused: dict[str, str] = {}
         for item in self.client.bulk(operations=operations)["items"]:
             [(action, result)] = item.items()
             status = result.get("status", 200)
+            error = result.get("error") or {}
             if status == 400:
-                error = result.get("error") or {}
                 refused[result["_id"]] = str(error.get("reason", error))
+            elif status == 404 and isinstance(error, dict) and error.get("type") == NO_INDEX:
+                raise AliasesMoved(f"{target['_index']} no longer names an index")
             elif status >= 300 and not (action == "delete" and status == 404):
                 raise DownstreamError(
-                    f"Elasticsearch refused a copy into {index}: {result.get('error', status)}"
+                    f"Elasticsearch refused a copy into {mirror.index}: {error or status}"
                 )
         return refused
 

@@ -91,8 +91,10 @@ def failure_text(message: str) -> str:
     return message
 
 
-def migrated_to(document: Mapping[str, object]) -> str | None:
-    """The migration index a current document says it was copied to, if any."""
+def migration_failure(document: Mapping[str, object], index: str) -> str | None:
+    """Why migration index ``index`` refused this current document's copy, if it did."""
     info = document.get("esInfo")
     migration = info.get("migration") if isinstance(info, dict) else None
-    return migration.get("migratedTo") if isinstance(migration, dict) else None
+    failures = migration.get("failures") if isinstance(migration, dict) else None
+    failure = failures.get(index) if isinstance(failures, dict) else None
+    return failure if isinstance(failure, str) else None

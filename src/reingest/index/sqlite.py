@@ -122,13 +122,9 @@ class SqliteSearchIndex(SearchIndex):
             conn.execute("DELETE FROM aliases WHERE name = ?", (name,))
             conn.execute("DELETE FROM indices WHERE name = ?", (name,))
 
-    def indices(self) -> dict[str, int]:
+    def indices(self) -> list[str]:
         with self.db.read() as conn:
-            rows = conn.execute("SELECT name, table_name FROM indices ORDER BY name").fetchall()
-            return {
-                name: int(conn.execute(f"SELECT COUNT(*) FROM {_quoted(table)}").fetchone()[0])
-                for name, table in rows
-            }
+            return [name for (name,) in conn.execute("SELECT name FROM indices ORDER BY name")]
 
     def aliases(self) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
