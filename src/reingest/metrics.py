@@ -104,14 +104,13 @@ def _add_migration(registry: CollectorRegistry, index: SearchIndex) -> None:
         ["alias"],
         registry=registry,
     )
-    counts = index.indices()
     for alias, name in (
         ("current", aliases.current),
         ("migration", aliases.migration),
         ("historical", aliases.historical),
     ):
-        if name is not None and name in counts:
-            documents.labels(alias).set(counts[name])
+        if name is not None:
+            documents.labels(alias).set(index.using(name).count())
     if aliases.rollback_until and datetime.now(UTC) < aliases.rollback_until:
         Gauge(
             "reingest_migration_rollback_until_timestamp_seconds",
