@@ -61,8 +61,11 @@ def check_gates(components: Components, tasks: Tasks, running: str) -> Task:
 
 
 def stale(check: Task | None, now: float) -> bool:
-    if check is None or check.finished_at is None:
-        return check is None
+    """No check yet, or the last ended longer ago than the rule above allows."""
+    if check is None:
+        return True
+    if check.finished_at is None:  # under way
+        return False
     took = check.finished_at - check.started_at
     return now - check.finished_at > max(GATES_EVERY_SECONDS, GATES_COST_SHARE * took)
 
