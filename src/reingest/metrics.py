@@ -44,6 +44,7 @@ def collect(components: Components, run: RunSummary | None = None) -> CollectorR
     Gauge(
         "reingest_dead_letters", "Stream messages set aside as unprocessable.", registry=registry
     ).set(components.streams.dead_letter_count())
+    _add_migration(registry, components.index)
     failures = Gauge(
         "reingest_failures",
         "Failed ids per state and reason.",
@@ -54,36 +55,9 @@ def collect(components: Components, run: RunSummary | None = None) -> CollectorR
         failures.labels(group.state.name, group.reason).set(group.count)
     if (audit := last_report(components.settings.home)) is not None:
         _add_audit(registry, audit)
-    _add_migration(registry, components.index)
     if run is not None:
         _add_run(registry, run)
     return registry
-
-
-def _add_audit(registry: CollectorRegistry, report: dict[str, Any]) -> None:
-    """The last audit's counts, so drift can be alerted on."""
-    kinds = Gauge(
-        "reingest_audit_images",
-        "Images the last audit found, by kind (checked, missing, orphans, drifted, unreadable).",
-        ["kind"],
-        registry=registry,
-    )
-    for kind in ("checked", "missing", "orphans", "drifted", "unreadable"):
-        kinds.labels(kind).set(report.get(kind, 0))
-    fields = Gauge(
-        "reingest_audit_drifted_fields",
-        "Drifted documents per field path in the last audit.",
-        ["path"],
-        registry=registry,
-    )
-    for path, count in list((report.get("fields") or {}).items())[:MAX_REASONS]:
-        fields.labels(path).set(count)
-    if finished := report.get("finishedAt"):
-        Gauge(
-            "reingest_audit_finished_timestamp_seconds",
-            "When the last audit finished (Unix time).",
-            registry=registry,
-        ).set(parse_iso(finished).timestamp())
 
 
 def _add_migration(registry: CollectorRegistry, index: SearchIndex) -> None:
@@ -117,6 +91,32 @@ def _add_migration(registry: CollectorRegistry, index: SearchIndex) -> None:
             "End of the rollback window: writes also go to the historical index until then.",
             registry=registry,
         ).set(aliases.rollback_until.timestamp())
+
+
+def _add_audit(registry: CollectorRegistry, report: dict[str, Any]) -> None:
+    """The last audit's counts, so drift can be alerted on."""
+    kinds = Gauge(
+        "reingest_audit_images",
+        "Images the last audit found, by kind (checked, missing, orphans, drifted, unreadable).",
+        ["kind"],
+        registry=registry,
+    )
+    for kind in ("checked", "missing", "orphans", "drifted", "unreadable"):
+        kinds.labels(kind).set(report.get(kind, 0))
+    fields = Gauge(
+        "reingest_audit_drifted_fields",
+        "Drifted documents per field path in the last audit.",
+        ["path"],
+        registry=registry,
+    )
+    for path, count in list((report.get("fields") or {}).items())[:MAX_REASONS]:
+        fields.labels(path).set(count)
+    if finished := report.get("finishedAt"):
+        Gauge(
+            "reingest_audit_finished_timestamp_seconds",
+            "When the last audit finished (Unix time).",
+            registry=registry,
+        ).set(parse_iso(finished).timestamp())
 
 
 def _add_run(registry: CollectorRegistry, run: RunSummary) -> None:
