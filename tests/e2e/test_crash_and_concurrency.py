@@ -143,7 +143,8 @@ def test_random_sigkills_over_many_runs_lose_nothing(cli: Cli, home: Path, tmp_p
             interrupted += 1
         else:
             progress.reset(list(State), State.NotStarted)
-    assert interrupted >= 15, f"only {interrupted} of 20 kills landed mid-run"
+    # most kills land mid-run (on a loaded machine a few runs end first, and are queued again)
+    assert interrupted >= 10, f"only {interrupted} of 20 kills landed mid-run"
     cli("run", "--until-done", BATCH_SIZE="2", REINGEST_LEASE_SECONDS="0.5")
     summary = stats(cli)
     assert summary["total"] == len(ids)
