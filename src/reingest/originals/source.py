@@ -60,8 +60,6 @@ class Source(ABC):
 class InMemory(Source):
     """A file already read whole."""
 
-    __slots__ = ("data", "size")
-
     def __init__(self, data: bytes) -> None:
         self.data, self.size = data, len(data)
 
