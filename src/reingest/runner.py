@@ -70,7 +70,7 @@ def run(
         summary.loops += 1
         worked = 0
         if time.monotonic() >= next_index_at:
-            report = index_batch(progress, projector, streams, settings, indexer)
+            report = index_batch(progress, projector, streams, settings, indexer, index)
             worked += len(report.claimed)
             summary.settled += _ended(report.outcomes)
             summary.last_index_batch_seconds = report.seconds
@@ -131,7 +131,12 @@ def run_worker(
         report: IndexReport | CheckReport
         if role == "index":
             report = index_batch(
-                components.progress, projector, components.streams, settings, owner
+                components.progress,
+                projector,
+                components.streams,
+                settings,
+                owner,
+                components.index,
             )
             moved = len(report.claimed)
         else:

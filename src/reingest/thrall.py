@@ -1,7 +1,9 @@
 """Thrall: consumes the streams and writes the search index.
 
-Each cycle takes a batch from the high-priority stream, and from the low-priority stream only
-when high is empty, so a user's edit waits at most one cycle behind reingestion traffic.
+Each cycle takes a batch from the high-priority stream, from the low-priority stream only when
+high is empty, and from a migration's stream only when both are, so a user's edit waits at most
+one cycle behind reingestion traffic. While a migration runs, every write is mirrored into its
+index (``migration.write``).
 Every subject of Grid's thrall is translated (``messages.translate``) and applied by its rule
 (``index.documents.RULES``), the messages of one image in the order they were published. A
 message that cannot be decoded, translated or applied is dead-lettered with its reason, never
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from . import migration
 from .errors import DocumentRejected, MessageDecodeError
 from .failures import normalise_reason
 from .index.base import SearchIndex
@@ -23,6 +26,7 @@ from .originals.base import OriginalsStore
 from .streams.base import Delivery, Priority, Streams
 
 DEFAULT_BATCH = 200
+LOWEST = list(Priority)[-1]
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def consume_once(
 ) -> Cycle:
     """One batch from the first stream that has messages; ``originals`` (if given) loses the
     files of the images this batch deleted."""
-    for priority in (Priority.HIGH, Priority.LOW):
+    for priority in Priority:
         deliveries = streams.receive(priority, consumer, batch, lease_seconds)
         if deliveries:
             applied, dead = _apply(streams, index, deliveries, originals)
@@ -62,16 +66,14 @@ def drain(
     max_cycles: int,
     originals: OriginalsStore | None = None,
 ) -> tuple[int, int]:
-    """Consume until both streams are empty (or ``max_cycles``); returns (applied, dead)."""
+    """Consume until every stream is empty (or ``max_cycles``); returns (applied, dead)."""
     applied = dead = 0
     for _ in range(max_cycles):
         cycle = consume_once(streams, index, consumer, lease_seconds, originals=originals)
         applied += cycle.applied
         dead += cycle.dead
-        # a short batch from the low stream means both were empty just now: no need to ask again
-        if cycle.idle or (
-            cycle.priority == Priority.LOW and cycle.applied + cycle.dead < DEFAULT_BATCH
-        ):
+        # a short batch from the last stream means all were empty just now: no need to ask again
+        if cycle.idle or (cycle.priority == LOWEST and cycle.applied + cycle.dead < DEFAULT_BATCH):
             break
     return applied, dead
 
@@ -115,7 +117,7 @@ def _apply_updates(
     and the unacked messages come back when their lease ends. Returns (applied, failed with
     reasons, ids whose document was deleted)."""
     try:
-        removed = index.apply([update for _delivery, update in updates])
+        removed = migration.write(index, [update for _delivery, update in updates])
         return [delivery for delivery, _update in updates], [], removed
     except DocumentRejected:
         pass  # one of them: found below
@@ -128,7 +130,7 @@ def _apply_updates(
     index_error: Exception | None = None
     for delivery, update in updates:
         try:
-            deleted |= index.apply([update])
+            deleted |= migration.write(index, [update])
             applied.append(delivery)
         except DocumentRejected as error:
             failed.append((delivery, normalise_reason(f"index rejected the update: {error}")))
