@@ -28,6 +28,8 @@ from reingest.concurrency import (
     unloaded,
 )
 from reingest.config import Settings
+from reingest.originals.base import StoredOriginal
+from reingest.originals.file import FileOriginalsStore
 from reingest.projection import Projector
 from reingest.projection_client import HttpProjector
 from reingest.services.http import HttpDataServices
@@ -151,6 +153,29 @@ def test_the_limit_follows_the_measured_latency(components: Components, library:
     assert slow.needs == needed_in_flight(slow.cpu, slow.latency, slow.blocked, 32)
     assert slow.limit > fast.limit and slow.limit >= 16
     assert slow.needs.threads == 1  # nothing blocks the projecting thread: no threads needed
+
+
+def test_a_store_that_makes_the_projection_wait_gets_threads(
+    components: Components, library: Library
+) -> None:
+    """A wait that cannot be read ahead (an original from a remote store; here the file store
+    answering 20 ms late) is covered by projecting in threads, as many as it needs."""
+
+    class DistantStore(FileOriginalsStore):
+        def get_ranged(self, image_id: str, window: int) -> StoredOriginal:
+            time.sleep(0.02)
+            return super().get_ranged(image_id, window)
+
+    store = DistantStore(components.settings.originals_url)
+    projector = Projector(store, components.services)
+    ids = library.good * 4
+    started = time.monotonic()
+    projected = project_ids(projector, ids, settings_with(components, 8))
+    took = time.monotonic() - started
+    limit = limit_for(projector)
+    assert states(projected) == [State.Enqueued] * len(ids)
+    assert limit.needs.threads == 8 and limit.needs.read_ahead == 0
+    assert took < 0.02 * len(ids) / 2  # one at a time would wait 20 ms for each
 
 
 def test_errors_map_as_before_and_cost_only_their_image(
