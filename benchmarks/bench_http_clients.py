@@ -16,8 +16,9 @@ import argparse
 import asyncio
 import importlib.util
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -98,67 +99,67 @@ def urllib3_threads(urls: list[str], images: int, in_flight: int) -> None:
 
 
 def gathered(
-    fetch: Callable[[Any, str], Any], session: Any, urls: list[str], images: int, in_flight: int
-) -> Any:
-    """asyncio: ``in_flight`` images at once, each image's GETs gathered."""
-    at_once = asyncio.Semaphore(in_flight)
+    session: Callable[[int], AbstractAsyncContextManager[Any]],
+    fetch: Callable[[Any, str], Awaitable[None]],
+) -> Callable[[list[str], int, int], None]:
+    """An asyncio candidate: in one event loop, ``in_flight`` images at once, each image's GETs
+    gathered, through ``session(connections)``."""
 
-    async def image() -> None:
-        async with at_once:
-            await asyncio.gather(*(fetch(session, url) for url in urls))
+    def run(urls: list[str], images: int, in_flight: int) -> None:
+        async def main() -> None:
+            at_once = asyncio.Semaphore(in_flight)
+            async with session(in_flight * len(urls)) as client:
 
-    return asyncio.gather(*(image() for _ in range(images)))
+                async def image() -> None:
+                    async with at_once:
+                        await asyncio.gather(*(fetch(client, url) for url in urls))
 
+                await asyncio.gather(*(image() for _ in range(images)))
 
-def httpx_async(urls: list[str], images: int, in_flight: int) -> None:
-    async def fetch(client: httpx.AsyncClient, url: str) -> None:
-        (await client.get(url)).json()
+        asyncio.run(main())
 
-    async def run() -> None:
-        limits = httpx.Limits(max_connections=in_flight * len(urls))
-        async with httpx.AsyncClient(limits=limits) as client:
-            await gathered(fetch, client, urls, images, in_flight)
-
-    asyncio.run(run())
+    return run
 
 
-def aiohttp_async(urls: list[str], images: int, in_flight: int) -> None:
+async def httpx_fetch(client: httpx.AsyncClient, url: str) -> None:
+    (await client.get(url)).json()
+
+
+def httpx_session(connections: int) -> httpx.AsyncClient:
+    return httpx.AsyncClient(limits=httpx.Limits(max_connections=connections))
+
+
+async def aiohttp_fetch(session: Any, url: str) -> None:
+    async with session.get(url) as response:
+        orjson.loads(await response.read())
+
+
+def aiohttp_session(connections: int) -> Any:
     import aiohttp
 
-    async def fetch(session: aiohttp.ClientSession, url: str) -> None:
-        async with session.get(url) as response:
-            orjson.loads(await response.read())
-
-    async def run() -> None:
-        connector = aiohttp.TCPConnector(limit=in_flight * len(urls))
-        async with aiohttp.ClientSession(connector=connector) as session:
-            await gathered(fetch, session, urls, images, in_flight)
-
-    asyncio.run(run())
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections))
 
 
-def tornado_curl(urls: list[str], images: int, in_flight: int) -> None:
+async def tornado_fetch(client: Any, url: str) -> None:
+    orjson.loads((await client.fetch(url, raise_error=False)).body)
+
+
+@asynccontextmanager
+async def tornado_session(connections: int) -> AsyncIterator[Any]:
     from tornado.httpclient import AsyncHTTPClient
 
-    async def fetch(client: AsyncHTTPClient, url: str) -> None:
-        orjson.loads((await client.fetch(url, raise_error=False)).body)
-
-    async def run() -> None:
-        AsyncHTTPClient.configure(
-            "tornado.curl_httpclient.CurlAsyncHTTPClient", max_clients=in_flight * len(urls)
-        )
-        await gathered(fetch, AsyncHTTPClient(), urls, images, in_flight)
-
-    asyncio.run(run())
+    client = "tornado.curl_httpclient.CurlAsyncHTTPClient"
+    AsyncHTTPClient.configure(client, max_clients=connections)
+    yield AsyncHTTPClient()
 
 
 CANDIDATES = {
     "reingest CurlPool (pycurl multi)": Candidate(curl_pool),
-    "aiohttp (asyncio)": Candidate(aiohttp_async, "aiohttp"),
-    "tornado CurlAsyncHTTPClient": Candidate(tornado_curl, "tornado"),
+    "aiohttp (asyncio)": Candidate(gathered(aiohttp_session, aiohttp_fetch), "aiohttp"),
+    "tornado CurlAsyncHTTPClient": Candidate(gathered(tornado_session, tornado_fetch), "tornado"),
     "urllib3 PoolManager, threads": Candidate(urllib3_threads),
     "httpx Client, threads (before)": Candidate(httpx_threads),
-    "httpx AsyncClient": Candidate(httpx_async),
+    "httpx AsyncClient": Candidate(gathered(httpx_session, httpx_fetch)),
 }
 
 

@@ -42,8 +42,8 @@ from reingest.batch_index import project_ids
 from reingest.concurrency import limit_for
 from reingest.config import Settings
 from reingest.http import create_app
-from reingest.originals.base import UploadRecord
 from reingest.projection import Projector
+from reingest.quickstart import store_sample_library
 from reingest.sample import generate_sample_library
 from reingest.services.http import API_KEY_HEADER, GRID_ENDPOINTS, HttpDataServices
 from reingest.services.local import LocalDataServices
@@ -66,24 +66,18 @@ def main() -> None:
         serve_stand_in(Path(args.stand_in[0]), int(args.stand_in[1]))
         return
     with tempfile.TemporaryDirectory() as folder:
-        home = Path(folder) / "home"
+        settings = Settings.from_env(
+            {
+                "REINGEST_HOME": str(Path(folder) / "home"),
+                "REINGEST_BATCH_SIZE": str(args.batch_size),
+                "REINGEST_PROJECTION_MAX_IN_FLIGHT": str(args.max_in_flight),
+            }
+        )
         sample = generate_sample_library(Path(folder) / "sample", count=args.images)
-        env = {
-            "REINGEST_HOME": str(home),
-            "REINGEST_BATCH_SIZE": str(args.batch_size),
-            "REINGEST_PROJECTION_MAX_IN_FLIGHT": str(args.max_in_flight),
-        }
-        settings = Settings.from_env(env)
         with Components(settings) as components:
             assert isinstance(components.services, LocalDataServices)
-            components.services.load(sample.services.items())
-            ids = [
-                components.originals.put(p.read_bytes(), UploadRecord(filename=p.name))[0]
-                for p in sample.good
-            ]
+            ids, _broken = store_sample_library(components, sample)  # thumbnails made once
             local = Projector(components.originals, components.services, settings.processors)
-            for image_id in ids:  # as ingest would have: thumbnails made and stored once
-                local.project(image_id)
             with stand_in_grid(grid_answers(components, ids)) as port:
                 seconds = measure(components, local, ids, port, args)
     report(seconds, len(ids), args)
