@@ -3,12 +3,12 @@ one thread, shared by every thread that asks.
 
 The data-services client is the projection's hot path (seven GETs per image), and every
 microsecond a client spends in Python holds the GIL the loader needs. Per request this costs
-about 30 µs of CPU here, against about 120 µs for aiohttp, 240 µs for tornado's own curl
-client, 430 µs for urllib3 and 900 µs for httpx (README, "Data services over HTTP"): libcurl
+40–60 µs of CPU here, against 90–150 µs for aiohttp, 160–240 µs for tornado's own curl client,
+340–430 µs for urllib3 and 540–1,000 µs for httpx (README, "Data services over HTTP"): libcurl
 parses, times out and keeps connections alive in C, and the thread below only hands finished
 transfers to their futures. It is the event-driven form of libcurl's multi interface
-(``socket_action``): the thread sleeps in epoll on curl's sockets, its timer and a wake-up
-socket that ``get`` writes to.
+(``socket_action``): the thread sleeps in ``poll`` on curl's sockets, its timer and a wake-up
+socket that ``get_all`` writes to.
 
 Connections are kept per host and reused by any later request (HTTP/1.1 keep-alive; over
 https, HTTP/2 multiplexes them on one connection). Every request has a total deadline
