@@ -1,4 +1,10 @@
-"""Search index interface: one JSON document per image, as media-api serves it."""
+"""Search index interface: one JSON document per image, as media-api serves it.
+
+Reads by id (``get``, ``get_many``, ``file_digests``) see every write as soon as ``apply``
+returns: thrall and the checker rely on it. Reads that search (``count``, ``ids``, ``search``)
+may be near-real-time, as on Elasticsearch: they see writes after the index's next refresh, at
+once after ``refresh()``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,10 @@ from .documents import Document, DocumentUpdate, file_digest
 
 
 class SearchIndex(ABC):
+    #: writes the index refused for load so far (Elasticsearch's 429s), whether a retry then
+    #: got them through or not: the throttle watches it besides write latency
+    rejected_writes: int = 0
+
     @abstractmethod
     def get(self, image_id: str) -> Document | None: ...
 
@@ -25,7 +35,8 @@ class SearchIndex(ABC):
     @abstractmethod
     def ids(self, batch_size: int = 10_000) -> Iterator[str]:
         """Every document's id in lexicographic order, streamed a page at a time (keyset
-        paging: flat memory at any size), so the audit can merge it with other sorted ids."""
+        paging: flat memory at any size), so the audit can merge it with other sorted ids.
+        Near-real-time (see ``refresh``)."""
 
     @abstractmethod
     def apply(self, updates: Sequence[DocumentUpdate]) -> set[str]:
@@ -35,7 +46,12 @@ class SearchIndex(ABC):
         batch removed."""
 
     @abstractmethod
-    def count(self) -> int: ...
+    def count(self) -> int:
+        """Documents in the index (near-real-time: see ``refresh``)."""
+
+    def refresh(self) -> None:  # noqa: B027 - optional hook
+        """Make every write so far visible to ``count``, ``ids`` and ``search`` (a backend whose
+        searches see writes at once has nothing to do)."""
 
     @abstractmethod
     def clear(self) -> int:
