@@ -20,11 +20,16 @@ import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 
 from contracts import test_index_contract as contract
+from reingest.backends import Components
 from reingest.errors import ConfigurationError, DocumentRejected, DownstreamError, MappingRejection
 from reingest.index import elasticsearch as es_backend
 from reingest.index.documents import DocumentUpdate, file_digest
 from reingest.index.elasticsearch import BulkAction, ElasticsearchIndex, bulk_requests
 from reingest.index.mapping import MAPPING, SETTINGS, check_document
+from reingest.messages import REINGEST_IMAGE, image_payload
+from reingest.streams.base import Priority
+from reingest.thrall import consume_once
+from reingest.throttle import Cause, for_thrall
 
 REJECTED = {
     "type": "es_rejected_execution_exception",
@@ -402,3 +407,23 @@ def test_search_asks_for_every_word_each_filter_and_newest_first(
     }
     assert body["sort"][0] == {"uploadTime": {"order": "desc"}}
     assert (body["from"], body["size"], body["track_total_hits"]) == (10, 5, True)
+
+
+def test_thrall_slows_its_low_traffic_when_the_cluster_refuses_writes_for_load(
+    fake: FakeElasticsearch,
+    es_index: ElasticsearchIndex,
+    components: Components,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(time, "sleep", lambda _seconds: None)
+    ids = [f"{n:040x}" for n in range(5)]
+    images = [contract.image(i, source=contract.asset("file:///x")) for i in ids]
+    payloads = [image_payload(REINGEST_IMAGE, json.dumps(image).encode()) for image in images]
+    components.streams.publish(Priority.LOW, payloads)
+    fake.busy_items.update({ids[1]: 1, ids[3]: 2})
+    pace = for_thrall(components.settings, "thrall-test", components.streams, es_index)
+    cycle = consume_once(components.streams, es_index, "t", 30, throttle=pace)
+    assert (cycle.priority, cycle.applied) == (Priority.LOW, 5)  # the retries got them through
+    assert sorted(es_index.get_many(ids)) == ids
+    assert pace.rate.cut is not None and pace.rate.cut.cause is Cause.REJECTED
+    assert pace.rate.cut.reason == "the index refused 3 writes for load (429)"
