@@ -324,7 +324,7 @@ REGISTRY: tuple[Setting, ...] = (
         "throttle_latency_ms",
         _env("REINGEST_THROTTLE_LATENCY_MS"),
         "the most a user edit should wait (ms): reingestion slows while the high stream's "
-        "oldest message is older, or a thrall batch takes over half of it to write",
+        "oldest message is older, or a thrall batch takes over 3/4 of it to write",
         _count,
         Settings.throttle_latency_ms,
     ),

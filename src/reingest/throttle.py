@@ -12,10 +12,10 @@ consumption, each indexer's batches) keeps a rate in images per second, between 
 
 The problems, against ``THROTTLE_LATENCY_MS`` (the most a user edit should wait):
 
-- thrall: an index write (of any priority) slower than half of it, since an edit that arrives
-  during a low batch's write waits for it and then for its own; writes the index refused for
-  load (Elasticsearch's 429s, even those a retry got through); the high-priority stream's
-  oldest message older than it;
+- thrall: an index write (of any priority) slower than ``WRITE_SHARE`` of it, since an edit
+  that arrives during a low batch's write waits for it and then for its own; writes the index
+  refused for load (Elasticsearch's 429s, even those a retry got through); the high-priority
+  stream's oldest message older than it;
 - an indexer: the high-priority stream's oldest message older than it; the low-priority
   stream's oldest message older than half of ``LATENCY_THRESHOLD``, i.e. thrall, slowed by the
   index, consumes slower than the indexers post (at the whole threshold they stop altogether).
@@ -49,6 +49,9 @@ from .errors import ConfigurationError
 from .index.base import SearchIndex
 from .streams.base import Priority, StreamLag, Streams
 
+#: the share of the latency target one index write may take: an edit that arrives during a
+#: low batch's write waits for it, then for its own write (the rest)
+WRITE_SHARE = 0.75
 #: a cut multiplies the rate by this (CUBIC's factor: TCP Reno's 0.5 gives up more throughput)
 DECREASE = 0.7
 #: thrall's low batches hold about this many seconds of work at the rate
@@ -92,7 +95,7 @@ class Limits:
     @property
     def write_seconds(self) -> float:
         """The slowest index write that is not a problem."""
-        return self.latency_seconds / 2
+        return self.latency_seconds * WRITE_SHARE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -147,7 +150,7 @@ def diagnose(seen: Observation, limits: Limits, now: float) -> Problem | None:
     if seen.write_seconds is not None and seen.write_seconds > limits.write_seconds:
         reason = (
             f"an index write took {seen.write_seconds:.2f} s "
-            f"(more than {limits.write_seconds:.2f} s, half the latency target)"
+            f"(more than {limits.write_seconds:.2f} s of the {limits.latency_seconds:.2f} s target)"
         )
         return Problem(Cause.SLOW_WRITES, reason, seen.write_started)
     if seen.high_age is not None and seen.high_age > limits.latency_seconds:

@@ -184,12 +184,12 @@ def test_the_dashboard_stats_and_metrics_show_each_throttles_rate_and_last_cut(
 ) -> None:
     streams, index = components.streams, components.index
     with for_thrall(components.settings, "thrall@host:1:abc", streams, index) as pace:
-        pace.applied(Priority.LOW, 200, time.monotonic() - 0.6)  # a write of over 0.5 s
+        pace.applied(Priority.LOW, 200, time.monotonic() - 0.9)  # a write of over 0.75 s
         login(client)
         page = client.get("/").text
         throttle = page[page.index('id="throttle"') :]
         assert "thrall@host:1:abc" in throttle and "7,000.0" in throttle
-        assert "ago: an index write took 0.6" in throttle
+        assert "ago: an index write took 0.9" in throttle
         [shown] = client.get("/admin/stats").json()["throttle"]
         assert (shown["cause"], shown["rate"]) == ("slow-writes", 7000.0)
         metrics = client.get("/metrics", headers=HEADERS).text
