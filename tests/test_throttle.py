@@ -61,14 +61,16 @@ def test_a_problem_cuts_the_rate_once_per_episode_and_never_below_the_minimum() 
     assert again.per_second == LIMITS.min_rate and again.cuts == 21
 
 
-def test_a_cut_starts_from_the_rate_achieved_when_the_loop_did_not_reach_its_rate() -> None:
+def test_a_cut_starts_from_the_rate_achieved_when_the_loop_fell_well_short_of_its_rate() -> None:
     slow = Problem(Cause.SLOW_WRITES, "slow", since=1.0)
-    assert adjust(Rate(1000, 0.0), slow, LIMITS, 2.0, achieved=200).per_second == pytest.approx(
-        200 * DECREASE
-    )
-    assert adjust(Rate(100, 0.0), slow, LIMITS, 2.0, achieved=500).per_second == pytest.approx(
-        100 * DECREASE
-    )
+
+    def cut(rate: float, achieved: float) -> float:
+        return adjust(Rate(rate, 0.0), slow, LIMITS, 2.0, achieved).per_second
+
+    assert cut(1000, achieved=200) == pytest.approx(200 * DECREASE)  # far from its rate
+    # an achieved rate that only trails a rising rate, or exceeds it, is not a measure
+    assert cut(1000, achieved=800) == pytest.approx(1000 * DECREASE)
+    assert cut(100, achieved=500) == pytest.approx(100 * DECREASE)
 
 
 def test_each_problem_is_named_with_its_reason_most_urgent_first() -> None:
@@ -209,26 +211,26 @@ def test_thrall_slows_low_traffic_behind_a_slow_index_and_never_holds_back_high(
     streams.publish(Priority.LOW, [payload(n, "reingested") for n in range(1_500)])
     pace = for_thrall(slow.settings, "thrall-test", streams, index)
     low_batches: list[int] = []
-    deadline = time.monotonic() + 10
-    while pace.rate.cuts < 3 and time.monotonic() < deadline:
+    while len(low_batches) < 6:
         cycle = consume_once(streams, index, "t", 30, throttle=pace)
         if cycle.idle:
             time.sleep(pace.wait_seconds())
         else:
             low_batches.append(cycle.applied)
-    assert low_batches[0] == 200  # full batches while the index keeps up (2000/s × 0.1 s)
+    assert low_batches[0] == 200  # 0.1 s of work at the 2000/s it starts at
+    # the 200 and 140 documents' writes took over 75 ms (3/4 of the 100 ms target): two cuts
+    assert pace.rate.cuts >= 2 and low_batches[1] == 140
     assert pace.rate.cut is not None and pace.rate.cut.cause is Cause.SLOW_WRITES
-    # each write over 75 ms (3/4 of the 100 ms target) cut the rate, and the batches with it
-    assert low_batches[-1] <= 0.7**2 * 200 < low_batches[0]
-    # during the pause that follows a low batch, an edit is taken at once
-    time.sleep(pace.wait_seconds())
-    assert consume_once(streams, index, "t", 30, throttle=pace).priority is Priority.LOW
-    assert pace.wait_seconds() > 0
+    assert max(low_batches[2:]) <= 0.7**2 * 200
+    # however long the low stream's pause, an edit is taken at once
+    streams.publish(Priority.LOW, [payload(n, "reingested") for n in range(2_000, 2_100)])
+    pace.paced(10_000, time.monotonic())  # seconds of pause at this rate
     streams.publish(Priority.HIGH, [payload(99_999, "edit")])
     edit = consume_once(streams, index, "t", 30, throttle=pace)
     assert edit.priority is Priority.HIGH and edit.applied == 1
     assert index.get(f"{99_999:040x}") is not None
-    assert consume_once(streams, index, "t", 30, throttle=pace).idle  # low is still paused
+    assert consume_once(streams, index, "t", 30, throttle=pace).idle  # low waits for its pace
+    assert streams.lag(Priority.LOW).depth >= 100
 
 
 # ------------------------------------------------------------------ what operators see

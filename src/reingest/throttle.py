@@ -5,8 +5,9 @@ reingested documents is slow for everyone. Each throttled loop (thrall's low-pri
 consumption, each indexer's batches) keeps a rate in images per second, between the operator's
 ``THROTTLE_MIN_RATE`` and ``THROTTLE_MAX_RATE``, and adjusts it as TCP shares a link (AIMD):
 
-- each look that finds a problem cuts the rate to ``DECREASE`` × the lesser of the rate and the
-  rate achieved lately, once per congestion episode (a problem that began before the last cut
+- each look that finds a problem cuts the rate to ``DECREASE`` × itself, or × the rate achieved
+  lately when the loop fell well short of its rate (a rate it does not reach says nothing about
+  what the index takes), once per congestion episode (a problem that began before the last cut
   is the episode that cut answered: its effect is awaited, and the rate does not grow);
 - each look that finds none adds ``THROTTLE_STEP`` images/s per second since the last change.
 
@@ -172,14 +173,16 @@ def adjust(
     rate: Rate, problem: Problem | None, limits: Limits, now: float, achieved: float | None = None
 ) -> Rate:
     """Additive increase while nothing is wrong, multiplicative decrease once per problem
-    (from the rate ``achieved`` lately when that is lower: a rate the loop does not reach
-    says nothing about what the index takes), always within the limits."""
+    (from the rate ``achieved`` lately when the loop fell short of its rate by more than the
+    cut would take off: lower than that, the achieved rate only trails a rising rate), always
+    within the limits."""
     if problem is None:
         grown = rate.per_second + limits.step * (now - rate.changed_at)
         return replace(rate, per_second=min(limits.max_rate, grown), changed_at=now)
     if problem.since < rate.cut_at:
         return replace(rate, changed_at=now)
-    start = rate.per_second if achieved is None else min(rate.per_second, achieved)
+    short = achieved is not None and achieved < rate.per_second * DECREASE
+    start = achieved if short and achieved is not None else rate.per_second
     cut = max(limits.min_rate, min(limits.max_rate, start * DECREASE))
     return Rate(cut, now, now, problem, rate.cuts + 1)
 
