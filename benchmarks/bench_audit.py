@@ -70,7 +70,7 @@ def library_rates(images: int, rounds: int, slice_size: int) -> None:
 
 
 def _merge(ids: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    from reingest.audit import merge_ids
+    from reingest.id_sources import merge_ids
 
     def stream(step: int) -> object:
         return (f"{n:040x}" for n in range(0, ids * step, step))

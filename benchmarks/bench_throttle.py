@@ -40,6 +40,7 @@ from reingest.backends import Components
 from reingest.config import Settings
 from reingest.dates import from_epoch, parse_iso
 from reingest.index.documents import DocumentUpdate
+from reingest.index.mirroring import Mirror
 from reingest.index.sqlite import SqliteSearchIndex
 from reingest.messages import REINGEST_IMAGE, image_payload
 from reingest.runner import run_thrall
@@ -72,10 +73,10 @@ class LoadedIndex(SqliteSearchIndex):
             self.written.popleft()
         return min(MAX_LOAD, sum(n for _at, n in self.written) / CAPACITY)
 
-    def apply(self, updates: Sequence[DocumentUpdate]) -> set[str]:
+    def apply(self, updates: Sequence[DocumentUpdate], mirrors: Sequence[Mirror] = ()) -> set[str]:
         started = time.monotonic()
         time.sleep((BASE + PER_DOC * len(updates)) / (1 - self.load(started)))
-        deleted = super().apply(updates)
+        deleted = super().apply(updates, mirrors)
         self.written.append((time.monotonic(), len(updates)))
         done = time.time()
         for update in updates:

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from reingest.audit import Auditor, AuditReport, Kind, Reservoir, drift, inspect, merge_ids
+from reingest.audit import Auditor, AuditReport, Kind, Reservoir, drift, inspect
 from reingest.backends import Components
 from reingest.cli import app
 from reingest.config import Settings
+from reingest.id_sources import merge_ids
 from reingest.ids import queue_full_reindex
 from reingest.index.documents import DELETE_IMAGE, DocumentUpdate
 from reingest.originals.file import FileOriginalsStore

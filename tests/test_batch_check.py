@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import copy
+from datetime import UTC, datetime
+
 import pytest
 
+from reingest import migration
 from reingest.backends import Components
 from reingest.batch_check import check_batch
+from reingest.index.base import AliasChange, new_index_name
 from reingest.index.documents import DocumentUpdate, file_digest
+from reingest.index.mapping import MAPPING
 from reingest.progress.base import Outcome
 from reingest.states import State
 from reingest.streams.base import Priority
@@ -81,3 +87,33 @@ def test_documents_written_between_the_index_read_and_the_stream_read_still_veri
     monkeypatch.setattr(streams, "pending", thrall_finishes_first)
     report = check_batch(components.progress, index, streams, components.settings, "c")
     assert report.outcomes == {State.Verified: 4}
+
+
+def test_during_a_migration_projections_are_verified_in_its_index_with_its_refusals(
+    components: Components,
+) -> None:
+    index = components.index
+    narrower = copy.deepcopy(MAPPING)
+    del narrower["properties"]["uploadedBy"]  # strict at the top: now refused
+    target = new_index_name(datetime.now(UTC))
+    index.create_index(target, narrower)
+    index.change_aliases([AliasChange("add", migration.MIGRATION, target)])
+    enqueue(components)
+    uploaded = [{**projection(i), "uploadedBy": "someone"} for i in IDS[:2]]
+    migration.write(index, [DocumentUpdate.image(image, V1) for image in uploaded])
+    # landed in the current index before the migration began: not yet copied
+    index.apply([DocumentUpdate.image(projection(IDS[2]), V1)])
+    index.using(target).apply([DocumentUpdate.image(projection(IDS[3]), V1)])
+    report = check_batch(components.progress, index, components.streams, components.settings, "c")
+    rows = {r.id: r for r in components.progress.get(IDS)}
+    assert {i: r.state for i, r in rows.items()} == {
+        IDS[0]: State.Inconsistent,
+        IDS[1]: State.Inconsistent,
+        IDS[2]: State.Inconsistent,
+        IDS[3]: State.Verified,  # what counts is the migration index
+    }
+    assert rows[IDS[0]].reason is not None
+    assert rows[IDS[0]].reason.startswith("the migration index refused it: ")
+    assert "uploadedBy" in rows[IDS[0]].reason
+    assert rows[IDS[2]].reason == "not in the index"
+    assert report.outcomes == {State.Verified: 1, State.Inconsistent: 3}

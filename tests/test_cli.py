@@ -254,3 +254,25 @@ def test_one_huge_line_costs_a_block_of_memory_not_its_size(tmp_path: Path) -> N
     assert ids == ["a" * 40, "b" * 40]
     assert (report.lines, report.malformed) == (3, 1)
     assert peak < 8 * BLOCK_CHARS  # the line is 40 blocks long
+
+
+def test_migrate_steps_ask_for_the_typed_word_and_refuse_what_cannot_be_done(invoke) -> None:  # type: ignore[no-untyped-def]
+    assert "no previous index to roll back to" in invoke("migrate", "rollback", code=1)
+    assert "no migration is running" in invoke("migrate", "abandon", code=1)
+    assert "migrating to images_" in invoke("migrate", "start", "--suffix", "cli")
+    said = invoke("migrate", "abandon", stdin="abandn\n", code=1)
+    assert "Type 'abandon' to go ahead" in said and "nothing done" in said
+    assert "InProgress" in invoke("migrate", "status")
+    invoke("migrate", "pause")
+    assert '"state": "Paused"' in invoke("migrate", "status", "--json")
+    assert "abandoned: images_" in invoke("migrate", "abandon", stdin="abandon\n")
+    assert '"state": "NotRunning"' in invoke("migrate", "status", "--json")
+
+
+def test_migrate_start_refuses_a_file_that_is_not_a_mapping(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "bad.json").write_text('{"mappings": {}}')
+    said = invoke("migrate", "start", "--mapping", str(tmp_path / "bad.json"), code=1)
+    assert "is not a mapping: expected a JSON object with 'properties'" in said
+    assert "cannot read the mapping" in invoke(
+        "migrate", "start", "--mapping", str(tmp_path / "absent.json"), code=1
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -48,6 +49,8 @@ class FakeElasticsearch:
         #: what search-based reads see: each index as of its last refresh
         self.searchable: dict[str, dict[str, tuple[dict[str, Any], int]]] = {}
         self.created: dict[str, Any] = {}
+        #: alias → the indices it points at
+        self.aliases: dict[str, set[str]] = {}
         self.seq_no = 0
         self.requests: list[tuple[str, str, Any]] = []
         #: ids whose next conditional write fails with a version conflict (a concurrent writer)
@@ -83,6 +86,13 @@ class FakeElasticsearch:
             if "refresh" in query:
                 self.refresh()
             return 200, answer
+        if parts == ["_aliases"] and method == "POST":
+            return self.update_aliases(body["actions"])
+        if parts[-1] == "_alias" and method == "GET":
+            return 200, {
+                name: {"aliases": {a: {} for a, on in self.aliases.items() if name in on}}
+                for name in self.indices
+            }
         if parts[-1] == "_search" and body and "pit" in body:
             return 200, self.pit_page(body)
         if parts[-1] == "_search":  # no query engine here: an empty answer, the body is kept
@@ -92,16 +102,22 @@ class FakeElasticsearch:
         if parts == ["_pit"] and method == "DELETE":
             return 200, {"succeeded": True, "num_freed": 1}
         name = parts[0]
-        docs = self.indices.get(name)
+        docs = self.indices.get(self.resolve(name))
         if len(parts) == 1:
             if method == "HEAD":
                 return (200 if docs is not None else 404), None
             if method == "PUT":
+                if name in self.indices or name in self.aliases:
+                    return 400, {"error": {"type": "resource_already_exists_exception"}}
                 self.indices[name] = {}
                 self.created[name] = body
                 return 200, {"acknowledged": True}
             if method == "DELETE":
+                if name not in self.indices:
+                    return 404, {"error": {"type": "index_not_found_exception"}}
                 del self.indices[name]
+                for on in self.aliases.values():
+                    on.discard(name)
                 return 200, {"acknowledged": True}
         assert docs is not None, f"index {name} missing for {method} {target}"
         # reads by id must be real-time: they see writes no refresh has made searchable yet
@@ -125,7 +141,7 @@ class FakeElasticsearch:
                 ]
             }
         if parts[1] == "_count":
-            return 200, {"count": len(self.searchable.get(name, {}))}
+            return 200, {"count": len(self.searchable.get(self.resolve(name), {}))}
         if parts[1] == "_delete_by_query":
             deleted = len(docs)
             docs.clear()
@@ -134,11 +150,36 @@ class FakeElasticsearch:
             return 200, {"deleted": deleted}
         raise AssertionError(f"unexpected request {method} {target}")
 
+    def resolve(self, name: str) -> str:
+        """The index an alias points at (the name itself if it is an index)."""
+        pointed = self.aliases.get(name)
+        if pointed:
+            assert len(pointed) == 1, f"{name} points at {pointed}"
+            return next(iter(pointed))
+        return name
+
+    def update_aliases(self, actions: list[dict[str, Any]]) -> tuple[int, Any]:
+        """Every action or none, as Elasticsearch's ``_aliases`` does."""
+        aliases = {alias: set(on) for alias, on in self.aliases.items()}
+        for action in actions:
+            [(verb, target)] = action.items()
+            if target["index"] not in self.indices:
+                return 404, {"error": {"type": "index_not_found_exception"}}
+            on = aliases.setdefault(target["alias"], set())
+            if verb == "add":
+                on.add(target["index"])
+            elif target["index"] in on:
+                on.discard(target["index"])
+            else:
+                return 404, {"error": {"type": "aliases_not_found_exception"}}
+        self.aliases = {alias: on for alias, on in aliases.items() if on}
+        return 200, {"acknowledged": True}
+
     def pit_page(self, body: dict[str, Any]) -> dict[str, Any]:
         """A page of ids sorted on ``id`` after ``search_after`` (only what ``ids`` asks)."""
         assert body["sort"] == [{"id": "asc"}] and body["_source"] is False
         after = (body.get("search_after") or [""])[0]
-        visible = self.searchable.get(body["pit"]["id"], {})
+        visible = self.searchable.get(self.resolve(body["pit"]["id"]), {})
         page = sorted(i for i in visible if i > after)[: body["size"]]
         hits = [{"_id": i, "sort": [i]} for i in page]
         return {"pit_id": body["pit"]["id"], "hits": {"hits": hits}}
@@ -166,7 +207,12 @@ class FakeElasticsearch:
         while lines:
             [(action, meta)] = lines.pop(0).items()
             source = {} if action == "delete" else lines.pop(0)
-            docs = self.indices[meta["_index"]]
+            physical = self.resolve(meta["_index"])
+            if meta.get("require_alias") and meta["_index"] not in self.aliases:
+                error = {"type": "index_not_found_exception", "reason": "no such alias"}
+                items.append({action: {"_id": meta["_id"], "status": 404, "error": error}})
+                continue
+            docs = self.indices[physical]
             image_id = meta["_id"]
             if self.busy_items[image_id] > 0:  # the write queue was full: nothing happened
                 self.busy_items[image_id] -= 1
@@ -174,12 +220,14 @@ class FakeElasticsearch:
                 continue
             result: dict[str, Any] = {"_id": image_id, "status": 200}
             try:
-                check_document(source)
+                if action != "delete":
+                    check_document(source, self.created[physical]["mappings"])
                 refused = None
             except MappingRejection as error:
                 refused = {"type": error.error_type, "reason": error.reason}
+            conditional = "if_seq_no" in meta
             conflict = (action == "create" and image_id in docs) or (
-                action in ("index", "delete")
+                conditional
                 and (
                     image_id in self.conflict_once
                     or image_id not in docs
@@ -196,6 +244,8 @@ class FakeElasticsearch:
                     "status": 409,
                     "error": {"type": "version_conflict_engine_exception"},
                 }
+            elif action == "delete" and image_id not in docs:
+                result = {"_id": image_id, "status": 404, "result": "not_found"}
             elif action == "delete":
                 del docs[image_id]
             else:
@@ -235,23 +285,24 @@ def test_the_shared_index_suite_holds_on_the_client_with_a_fake_server(
     case(es_index)
 
 
-def test_the_index_is_created_once_with_grids_packaged_mapping_and_settings(
+def test_the_target_is_made_an_alias_of_an_index_created_once_with_grids_mapping(
     fake: FakeElasticsearch, es_index: ElasticsearchIndex
 ) -> None:
-    assert es_index.index == "Images_Current"
-    created = fake.created["Images_Current"]
+    assert es_index.target == "Images_Current"
+    [name] = fake.created
+    assert re.fullmatch(r"images_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_[0-9a-f]{7}", name)
+    assert fake.aliases == {"Images_Current": {name}}
+    created = fake.created[name]
     assert created == {"mappings": MAPPING, "settings": SETTINGS}
     assert created["settings"]["index"]["number_of_shards"] == 1
     assert created["settings"]["index"]["number_of_replicas"] == 0
     ElasticsearchIndex("http://localhost:9200/Images_Current").close()
-    assert [r for r in fake.requests if r[0] == "PUT" and r[1] == "/Images_Current"] == [
-        ("PUT", "/Images_Current", created)
-    ]
+    assert [r[1] for r in fake.requests if r[0] == "PUT"] == [f"/{name}"]
 
 
 def test_shards_and_replicas_come_from_the_url(fake: FakeElasticsearch) -> None:
     ElasticsearchIndex("http://localhost:9200/images?shards=5&replicas=2").close()
-    settings = fake.created["images"]["settings"]
+    settings = fake.created[fake.resolve("images")]["settings"]
     assert settings["index"] == {
         **SETTINGS["index"],
         "number_of_shards": 5,
@@ -291,7 +342,8 @@ def test_writes_are_conditional_ask_for_no_refresh_and_are_read_in_real_time(
 
 
 def test_bulk_requests_are_cut_by_bytes_and_by_count() -> None:
-    actions = [BulkAction(str(n), b"x" * size) for n, size in enumerate([4, 4, 4, 9, 1, 1, 1])]
+    sizes = [4, 4, 4, 9, 1, 1, 1]
+    actions = [BulkAction("index", str(n), b"x" * size) for n, size in enumerate(sizes)]
     cut = [[a.image_id for a in request] for request in bulk_requests(actions, 8, 2)]
     # 8 bytes at most (the 9-byte action alone), 2 actions at most
     assert cut == [["0", "1"], ["2"], ["3"], ["4", "5"], ["6"]]

@@ -1,10 +1,12 @@
 """The throttle: the AIMD rules as pure functions, the pace a loop keeps, thrall slowing its
-low-priority consumption behind a slow index (never the high stream), and the state that
-``reingest stats`` and ``reingest metrics`` show."""
+consumption of the low stream behind a slow index (never the high stream's), and the state
+that ``reingest stats``, ``reingest metrics`` show."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -29,6 +31,7 @@ from reingest.throttle import (
     Rate,
     Throttle,
     adjust,
+    board,
     diagnose,
     for_thrall,
     published,
@@ -157,11 +160,21 @@ def test_writes_the_index_refused_for_load_cut_the_rate(components: Components) 
     assert pace.rate.cuts == 1
 
 
-def test_an_old_high_priority_message_cuts_the_rate(components: Components) -> None:
-    limits = Limits(10, 1000, 5, latency_seconds=0.001, low_age_seconds=30)
-    components.streams.publish(Priority.HIGH, [b"{}"])
+def test_an_indexer_is_cut_by_an_old_edit_or_an_old_backlog_below_the_high_stream(
+    components: Components,
+) -> None:
+    streams = components.streams
+    streams.publish(Priority.MIGRATION, [b"{}"])  # where indexers post during a migration
     time.sleep(0.01)
-    pace = Throttle("index", "i", limits, 1.0, components.streams, watch_low=True)
+    tight = Limits(10, 1000, 5, latency_seconds=1.0, low_age_seconds=0.001)
+    pace = Throttle("index", "i", tight, 1.0, streams, watch_low=True)
+    pace.allowance(100)
+    assert pace.rate.cut is not None and pace.rate.cut.cause is Cause.LOW_BACKLOG
+    assert pace.rate.cut.reason.startswith("the oldest message below the high stream is 0 s old")
+    streams.publish(Priority.HIGH, [b"{}"])
+    time.sleep(0.01)
+    impatient = Limits(10, 1000, 5, latency_seconds=0.001, low_age_seconds=30)
+    pace = Throttle("index", "i", impatient, 1.0, streams, watch_low=True)
     pace.allowance(100)
     assert pace.rate.cut is not None and pace.rate.cut.cause is Cause.HIGH_LATENCY
 
@@ -172,9 +185,9 @@ def test_an_old_high_priority_message_cuts_the_rate(components: Components) -> N
 class SlowIndex(SqliteSearchIndex):
     """Each write takes 1 ms per document on top of SQLite's own time."""
 
-    def apply(self, updates):  # type: ignore[no-untyped-def]
+    def apply(self, updates, mirrors=()):  # type: ignore[no-untyped-def]
         time.sleep(0.001 * len(updates))
-        return super().apply(updates)
+        return super().apply(updates, mirrors)
 
 
 def payload(n: int, title: str) -> bytes:
@@ -265,10 +278,19 @@ def test_stats_and_metrics_show_each_throttles_rate_and_why_it_was_last_cut(
     )
 
 
-def test_a_state_nobody_refreshed_for_a_while_is_left_out(
+def test_a_state_nobody_refreshed_for_a_while_or_of_a_killed_process_is_left_out(
     components: Components, settings: Settings
 ) -> None:
     pace = for_thrall(settings, "gone", components.streams, components.index)
     pace.applied(Priority.LOW, 10, time.monotonic() - 1)
     assert [one["worker"] for one in published(settings.home)] == ["gone"]
     assert published(settings.home, now=time.time() + STALE_SECONDS + 1) == []
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    [path] = board(settings.home).glob("*.json")
+    path.write_text(json.dumps({**json.loads(path.read_text()), "pid": int(ended.stdout)}))
+    assert published(settings.home) == []  # killed (SIGKILL leaves its file behind)

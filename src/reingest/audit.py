@@ -18,7 +18,7 @@ table; ids in flight are left alone, so a repair never disturbs a running reinge
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -26,10 +26,12 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from . import migration
 from .batch_index import project_ids
 from .batching import chunked
 from .config import Settings
 from .dates import now_iso
+from .id_sources import merge_ids
 from .index.base import SearchIndex
 from .index.documents import DELETE_IMAGE, REINGEST_IMAGE, Document, DocumentUpdate, apply_update
 from .originals.base import OriginalsStore
@@ -202,35 +204,6 @@ class AuditReport:
 # ---------------------------------------------------------------- id sets
 
 
-def merge_ids(
-    originals: Iterable[str], documents: Iterable[str]
-) -> Iterator[tuple[str, bool, bool]]:
-    """Two ascending id streams merged: ``(id, has original, has document)``, one id at a time
-    (nothing is read ahead of what is yielded but one id of each stream). A stream that is not
-    strictly ascending stops the merge: the comparison would silently be wrong."""
-    left, right = _ascending(originals, "originals"), _ascending(documents, "index")
-    a, b = next(left, None), next(right, None)
-    while a is not None or b is not None:
-        if a is not None and (b is None or a < b):
-            yield a, True, False
-            a = next(left, None)
-        elif b is not None and (a is None or b < a):
-            yield b, False, True
-            b = next(right, None)
-        elif a is not None:  # the same id on both sides
-            yield a, True, True
-            a, b = next(left, None), next(right, None)
-
-
-def _ascending(ids: Iterable[str], name: str) -> Iterator[str]:
-    previous = ""
-    for image_id in ids:
-        if image_id <= previous:
-            raise ValueError(f"{name} ids are not in ascending order: {image_id} after {previous}")
-        yield image_id
-        previous = image_id
-
-
 class Reservoir:
     """A uniform random sample of ``size`` items of a stream of unknown length (Algorithm R):
     memory for the sample only."""
@@ -374,7 +347,9 @@ class Auditor:
         if not self.delete_orphans or not orphans:
             return
         now = now_iso()
-        deleted = self.index.apply([DocumentUpdate(i, DELETE_IMAGE, now) for i in orphans])
+        deleted = migration.write(
+            self.index, [DocumentUpdate(i, DELETE_IMAGE, now) for i in orphans]
+        )
         report.orphans_deleted = (report.orphans_deleted or 0) + len(deleted)
         for image_id in orphans:
             if image_id not in deleted:

@@ -1,7 +1,9 @@
-"""Batch index: claim ids, project each image, post the projections on the low-priority stream.
+"""Batch index: claim ids, project each image, post the projections on the low-priority stream
+(on the migration stream while a migration runs: the lowest priority).
 
 One run = one batch, like one invocation of the original's scheduled Lambda. A run is skipped
-while the low-priority stream lags (so reingestion never piles up in front of user edits).
+while the stream it posts on lags (so reingestion never piles up in front of user edits), and
+while a migration is paused.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import Any, NamedTuple
 import orjson
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from . import claim_log
+from . import claim_log, migration
 from .config import Settings
 from .dates import now_iso
 from .errors import TransientError
 from .failures import classify
+from .index.base import SearchIndex
 from .index.documents import file_digest
 from .messages import REINGEST_IMAGE, image_payload
 from .model import Image
@@ -46,15 +49,17 @@ class IndexReport:
         }
 
 
-def back_pressure(streams: Streams, settings: Settings) -> str | None:
-    """Why the indexer should wait, or None when the low-priority stream keeps up."""
-    lag = streams.lag(Priority.LOW)
+def back_pressure(
+    streams: Streams, settings: Settings, priority: Priority = Priority.LOW
+) -> str | None:
+    """Why the indexer should wait, or None when the stream it posts on keeps up."""
+    lag = streams.lag(priority)
     if lag.unknown:
-        return f"low-priority stream lag unknown: {lag.unknown}"
+        return f"{priority}-priority stream lag unknown: {lag.unknown}"
     age_ms = lag.oldest_age_seconds * 1000
     if age_ms > settings.latency_threshold_ms:
         return (
-            f"low-priority stream lags: oldest message {age_ms / 1000:.1f}s old "
+            f"{priority}-priority stream lags: oldest message {age_ms / 1000:.1f}s old "
             f"(threshold {settings.latency_threshold_ms / 1000:.1f}s), {lag.depth} waiting"
         )
     return None
@@ -66,9 +71,20 @@ def index_batch(
     streams: Streams,
     settings: Settings,
     owner: str,
+    index: SearchIndex | None = None,
 ) -> IndexReport:
+    """One batch; ``index`` (if given) tells whether a migration runs: its projections go on
+    the migration stream, and none are made while it is paused."""
     started = time.monotonic()
-    report = IndexReport(skipped=back_pressure(streams, settings))
+    priority = Priority.LOW
+    if index is not None:
+        aliases = migration.Aliases.read(index)
+        if aliases.paused:
+            reason = f"the migration to {aliases.migration} is paused (reingest migrate resume)"
+            return IndexReport(skipped=reason)
+        if aliases.migration:
+            priority = Priority.MIGRATION
+    report = IndexReport(skipped=back_pressure(streams, settings, priority))
     if report.skipped:
         return report
     progress.expire_claims(time.time(), settings.max_attempts)
@@ -85,7 +101,7 @@ def index_batch(
         projected = _project_all(projector, claims, settings)
         payloads = [one.payload for one in projected if one.payload is not None]
         if payloads:
-            streams.publish(Priority.LOW, payloads)
+            streams.publish(priority, payloads)
         outcomes = [one.outcome for one in projected]
         progress.settle(owner, outcomes)
         report.outcomes.update(outcome.state for outcome in outcomes)

@@ -771,11 +771,18 @@ def reindex() -> None:
 
 @app.command("index-batch")
 def index_batch_command(as_json: JsonFlag = False) -> None:
-    """Run one batch-index: claim a batch, project, post on the low-priority stream."""
+    """Run one batch-index: claim a batch, project, post the projections.
+
+    They go on the low-priority stream, or on the migration stream while a migration runs."""
     with components() as opened:
         projector = opened.projector
         report = index_batch(
-            opened.progress, projector, opened.streams, opened.settings, worker_name("index")
+            opened.progress,
+            projector,
+            opened.streams,
+            opened.settings,
+            worker_name("index"),
+            opened.index,
         )
     if as_json:
         dump(report.to_json())
@@ -959,3 +966,9 @@ METRICS_EVERY_SECONDS = 5.0
 
 def main() -> None:
     app()
+
+
+# the migrate commands live in their own module, which uses the helpers above
+from .cli_migrate import migrate_app  # noqa: E402
+
+app.add_typer(migrate_app, name="migrate")

@@ -71,6 +71,7 @@ class Settings:
     processors: str = DEFAULT_PROCESSORS
     projection_url: str | None = None
     projection_api_key: str | None = None
+    migration_rollback_days: float = 7.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -331,8 +332,8 @@ REGISTRY: tuple[Setting, ...] = (
     Setting(
         "throttle_min_rate",
         _env("REINGEST_THROTTLE_MIN_RATE"),
-        "the throttle never slows thrall's low-priority consumption, or an indexer, below this "
-        "(images/s each)",
+        "the throttle never slows thrall's consumption below the high stream, or an indexer, "
+        "below this (images/s each)",
         _positive,
         Settings.throttle_min_rate,
     ),
@@ -430,6 +431,14 @@ REGISTRY: tuple[Setting, ...] = (
         _ours_or_grids("PROJECTION_API_KEY", "API_KEY"),
         "the X-Gu-Media-Key sent to the projection URL",
         secret=True,
+    ),
+    Setting(
+        "migration_rollback_days",
+        _env("REINGEST_MIGRATION_ROLLBACK_DAYS"),
+        "after a migration completes, writes also go to the previous index this many days, "
+        "so a rollback loses no edit",
+        _positive,
+        Settings.migration_rollback_days,
     ),
     Setting(
         "services_api_key",

@@ -7,6 +7,8 @@ ReingestError
 │   ├── UnsupportedFileType   not a JPEG, PNG or TIFF (raw camera files included)
 │   └── CorruptFile           claims to be a supported type but cannot be read
 ├── DownstreamError           a data service answered with an unexpected status
+│   └── TransientError        unavailable for now: worth another try
+│       └── AliasesMoved      a migration step moved an alias while a write was planned
 ├── MessageDecodeError        a stream message that is not a valid UpdateMessage
 ├── DocumentRejected          the index cannot take one update (its rule failed, the mapping refuses it)
 │   └── MappingRejection      the index mapping refuses a document (Elasticsearch's error)
@@ -46,6 +48,11 @@ class DownstreamError(ReingestError):
 
 class TransientError(DownstreamError):
     """A source of truth is unavailable for now (timeout, 502/503/504, connection refused)."""
+
+
+class AliasesMoved(TransientError):
+    """An alias a write was planned against moved before the write (a migration completed or
+    rolled back meanwhile): plan it again."""
 
 
 class MessageDecodeError(ReingestError):

@@ -32,3 +32,32 @@ def ids_from(
     if not prefix:
         return iter(ids)
     return takewhile(lambda i: i.startswith(prefix), dropwhile(lambda i: i < prefix, ids))
+
+
+def merge_ids(
+    first: Iterable[str], second: Iterable[str], names: tuple[str, str] = ("originals", "index")
+) -> Iterator[tuple[str, bool, bool]]:
+    """Two ascending id streams merged: ``(id, in first, in second)``, one id at a time
+    (nothing is read ahead of what is yielded but one id of each stream). A stream that is not
+    strictly ascending stops the merge: the comparison would silently be wrong."""
+    left, right = _ascending(first, names[0]), _ascending(second, names[1])
+    a, b = next(left, None), next(right, None)
+    while a is not None or b is not None:
+        if a is not None and (b is None or a < b):
+            yield a, True, False
+            a = next(left, None)
+        elif b is not None and (a is None or b < a):
+            yield b, False, True
+            b = next(right, None)
+        elif a is not None:  # the same id on both sides
+            yield a, True, True
+            a, b = next(left, None), next(right, None)
+
+
+def _ascending(ids: Iterable[str], name: str) -> Iterator[str]:
+    previous = ""
+    for image_id in ids:
+        if image_id <= previous:
+            raise ValueError(f"{name} ids are not in ascending order: {image_id} after {previous}")
+        yield image_id
+        previous = image_id

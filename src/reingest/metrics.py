@@ -3,6 +3,7 @@ loop measured. Exposed as a textfile (node-exporter's textfile collector) or pri
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest, write_t
 from .audit import last_report
 from .backends import Components
 from .dates import parse_iso
+from .index.base import SearchIndex
+from .migration import Aliases, MigrationState
 from .runner import RunSummary
 from .states import FAILURE_STATES, State
 from .streams.base import Priority
@@ -42,6 +45,7 @@ def collect(components: Components, run: RunSummary | None = None) -> CollectorR
     Gauge(
         "reingest_dead_letters", "Stream messages set aside as unprocessable.", registry=registry
     ).set(components.streams.dead_letter_count())
+    _add_migration(registry, components.index)
     failures = Gauge(
         "reingest_failures",
         "Failed ids per state and reason.",
@@ -56,6 +60,39 @@ def collect(components: Components, run: RunSummary | None = None) -> CollectorR
     if run is not None:
         _add_run(registry, run)
     return registry
+
+
+def _add_migration(registry: CollectorRegistry, index: SearchIndex) -> None:
+    """The migration's state as the aliases tell it, the documents of each aliased index, and
+    the end of the rollback window while it is open."""
+    aliases = Aliases.read(index)
+    state = Gauge(
+        "reingest_migration_state",
+        "1 for the migration's state (NotRunning, InProgress, Paused, CompletionPreview).",
+        ["state"],
+        registry=registry,
+    )
+    for each in MigrationState:
+        state.labels(each.value).set(each is aliases.state)
+    documents = Gauge(
+        "reingest_migration_documents",
+        "Documents in the index each alias names (current, migration, historical).",
+        ["alias"],
+        registry=registry,
+    )
+    for alias, name in (
+        ("current", aliases.current),
+        ("migration", aliases.migration),
+        ("historical", aliases.historical),
+    ):
+        if name is not None:
+            documents.labels(alias).set(index.using(name).count())
+    if aliases.rollback_until and datetime.now(UTC) < aliases.rollback_until:
+        Gauge(
+            "reingest_migration_rollback_until_timestamp_seconds",
+            "End of the rollback window: writes also go to the historical index until then.",
+            registry=registry,
+        ).set(aliases.rollback_until.timestamp())
 
 
 def _add_audit(registry: CollectorRegistry, report: dict[str, Any]) -> None:

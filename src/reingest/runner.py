@@ -202,6 +202,7 @@ def _paced_index_batch(components: Components, pace: Throttle, owner: str) -> In
         components.streams,
         replace(settings, batch_size=allowed),
         owner,
+        components.index,
     )
     pace.paced(len(report.claimed), started)
     return report

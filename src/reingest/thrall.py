@@ -1,12 +1,14 @@
 """Thrall: consumes the streams and writes the search index.
 
-Each cycle takes a batch from the high-priority stream, and from the low-priority stream only
-when high is empty, so a user's edit waits at most one cycle behind reingestion traffic.
+Each cycle takes a batch from the high-priority stream, from the low-priority stream only when
+high is empty, and from a migration's stream only when both are, so a user's edit waits at most
+one cycle behind reingestion traffic. While a migration runs, every write is mirrored into its
+index (``migration.write``).
 Every subject of Grid's thrall is translated (``messages.translate``) and applied by its rule
 (``index.documents.RULES``), the messages of one image in the order they were published. A
 message that cannot be decoded, translated or applied is dead-lettered with its reason, never
 dropped. An image that a delete-image removed from the index loses its original and thumbnail
-too, as in Grid. A throttle (``throttle.py``), if given, paces the low-priority stream alone.
+too, as in Grid. A throttle (``throttle.py``), if given, paces every stream but the high one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from . import migration
 from .errors import DocumentRejected, MessageDecodeError
 from .failures import normalise_reason
 from .index.base import SearchIndex
@@ -25,6 +28,7 @@ from .streams.base import Delivery, Priority, Streams
 from .throttle import Throttle
 
 DEFAULT_BATCH = 200
+LOWEST = list(Priority)[-1]
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,10 @@ def consume_once(
     throttle: Throttle | None = None,
 ) -> Cycle:
     """One batch from the first stream that has messages; ``originals`` (if given) loses the
-    files of the images this batch deleted. ``throttle`` (if given) says how many low
-    messages may be taken now (none during its pauses) and hears how long each batch took;
-    the high stream is never held back."""
-    for priority in (Priority.HIGH, Priority.LOW):
+    files of the images this batch deleted. ``throttle`` (if given) says how many messages
+    of the streams below high may be taken now (none during its pauses) and hears how long
+    each batch took; the high stream is never held back."""
+    for priority in Priority:
         limit = (
             batch if throttle is None or priority is Priority.HIGH else throttle.allowance(batch)
         )
@@ -74,7 +78,7 @@ def drain(
     originals: OriginalsStore | None = None,
     throttle: Throttle | None = None,
 ) -> tuple[int, int]:
-    """Consume until both streams are empty, the throttle pauses the low stream, or
+    """Consume until every stream is empty, the throttle pauses the streams below high, or
     ``max_cycles``; returns (applied, dead)."""
     applied = dead = 0
     for _ in range(max_cycles):
@@ -83,10 +87,8 @@ def drain(
         )
         applied += cycle.applied
         dead += cycle.dead
-        # a short batch from the low stream means both were empty just now: no need to ask again
-        if cycle.idle or (
-            cycle.priority == Priority.LOW and cycle.applied + cycle.dead < DEFAULT_BATCH
-        ):
+        # a short batch from the last stream means all were empty just now: no need to ask again
+        if cycle.idle or (cycle.priority == LOWEST and cycle.applied + cycle.dead < DEFAULT_BATCH):
             break
     return applied, dead
 
@@ -130,7 +132,7 @@ def _apply_updates(
     and the unacked messages come back when their lease ends. Returns (applied, failed with
     reasons, ids whose document was deleted)."""
     try:
-        removed = index.apply([update for _delivery, update in updates])
+        removed = migration.write(index, [update for _delivery, update in updates])
         return [delivery for delivery, _update in updates], [], removed
     except DocumentRejected:
         pass  # one of them: found below
@@ -143,7 +145,7 @@ def _apply_updates(
     index_error: Exception | None = None
     for delivery, update in updates:
         try:
-            deleted |= index.apply([update])
+            deleted |= migration.write(index, [update])
             applied.append(delivery)
         except DocumentRejected as error:
             failed.append((delivery, normalise_reason(f"index rejected the update: {error}")))

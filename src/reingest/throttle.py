@@ -1,9 +1,10 @@
 """Throttle: reingestion's pace follows the index's health and user edits' latency.
 
 Reingestion shares the search index with user edits, and a cluster that is busy writing
-reingested documents is slow for everyone. Each throttled loop (thrall's low-priority
-consumption, each indexer's batches) keeps a rate in images per second, between the operator's
-``THROTTLE_MIN_RATE`` and ``THROTTLE_MAX_RATE``, and adjusts it as TCP shares a link (AIMD):
+reingested documents is slow for everyone. Each throttled loop (thrall's consumption of the
+streams below the high one, reingestion's low stream and a migration's; each indexer's
+batches) keeps a rate in images per second, between the operator's ``THROTTLE_MIN_RATE`` and
+``THROTTLE_MAX_RATE``, and adjusts it as TCP shares a link (AIMD):
 
 - each look that finds a problem cuts the rate to ``DECREASE`` × itself, or × the rate achieved
   lately when the loop fell well short of its rate (a rate it does not reach says nothing about
@@ -17,24 +18,28 @@ The problems, against ``THROTTLE_LATENCY_MS`` (the most a user edit should wait)
   that arrives during a low batch's write waits for it and then for its own; writes the index
   refused for load (Elasticsearch's 429s, even those a retry got through); the high-priority
   stream's oldest message older than it;
-- an indexer: the high-priority stream's oldest message older than it; the low-priority
-  stream's oldest message older than half of ``LATENCY_THRESHOLD``, i.e. thrall, slowed by the
-  index, consumes slower than the indexers post (at the whole threshold they stop altogether).
+- an indexer: the high-priority stream's oldest message older than it; a message older than
+  half of ``LATENCY_THRESHOLD`` on a stream below (low, or a migration's, where indexers post),
+  i.e. thrall, slowed by the index, consumes slower than the indexers post (at the whole
+  threshold they stop altogether).
 
-Thrall applies the rate to the low-priority stream only: smaller low batches (about
+Thrall applies the rate to the streams below the high one only: smaller batches (about
 ``THRALL_BATCH_SECONDS`` of work each, so an edit waits behind less) and pauses between them,
 while it keeps taking the high-priority stream first at every cycle, paused or not. An indexer
 claims about ``INDEX_BATCH_SECONDS`` of work per batch and waits between batches.
 
 Every throttle publishes its state (rate, bounds, cuts and the last cut's cause and reason) in
 ``$REINGEST_HOME/throttle/``, one file per process, which ``reingest stats``, the dashboard and
-``/metrics`` read; a process that has not written for ``STALE_SECONDS`` is gone.
+``/metrics`` read; a process that has not written for ``STALE_SECONDS``, or that no longer runs
+on this host (killed), is gone.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
@@ -162,7 +167,7 @@ def diagnose(seen: Observation, limits: Limits, now: float) -> Problem | None:
         return Problem(Cause.HIGH_LATENCY, reason, now - seen.high_age)
     if seen.low_age is not None and seen.low_age > limits.low_age_seconds:
         reason = (
-            f"the low-priority stream's oldest message is {seen.low_age:.0f} s old "
+            f"the oldest message below the high stream is {seen.low_age:.0f} s old "
             f"(more than {limits.low_age_seconds:.0f} s, half of LATENCY_THRESHOLD)"
         )
         return Problem(Cause.LOW_BACKLOG, reason, now - seen.low_age)
@@ -228,7 +233,10 @@ class Throttle:
         if now - self._looked_at >= LOOK_EVERY_SECONDS:
             self._looked_at = now
             high = _age(self.streams.lag(Priority.HIGH))
-            low = _age(self.streams.lag(Priority.LOW)) if self.watch_low else None
+            low = None
+            if self.watch_low:
+                below = (_age(self.streams.lag(p)) for p in Priority if p is not Priority.HIGH)
+                low = max((age for age in below if age is not None), default=None)
             self._observe(Observation(high_age=high, low_age=low), now)
         if now < self._next_at:
             return 0
@@ -245,8 +253,8 @@ class Throttle:
 
     def applied(self, priority: Priority, count: int, started: float) -> None:
         """Thrall wrote a batch to the index, started at ``started``: the write's time and
-        the index's refusals are observed; a low batch is paced."""
-        if priority is Priority.LOW:
+        the index's refusals are observed; a batch from below the high stream is paced."""
+        if priority is not Priority.HIGH:
             self.paced(count, started)
         now = self.clock()
         rejected = 0
@@ -288,6 +296,8 @@ class Throttle:
             "reason": cut.reason if cut else None,
             "cutAt": wall - (self.clock() - self.rate.cut_at) if cut else None,
             "updatedAt": wall,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
         }
 
     def _publish(self) -> None:
@@ -311,7 +321,7 @@ class Throttle:
 
 
 def for_thrall(settings: Settings, worker: str, streams: Streams, index: SearchIndex) -> Throttle:
-    """Thrall's low-priority pace: watches its index writes and the high-priority stream."""
+    """Thrall's pace below the high stream: watches its index writes and the high stream."""
     limits = Limits.from_settings(settings)
     return Throttle(
         "thrall", worker, limits, THRALL_BATCH_SECONDS, streams, index=index, home=settings.home
@@ -319,7 +329,7 @@ def for_thrall(settings: Settings, worker: str, streams: Streams, index: SearchI
 
 
 def for_indexer(settings: Settings, worker: str, streams: Streams) -> Throttle:
-    """An indexer's pace: watches both streams' lag."""
+    """An indexer's pace: watches every stream's lag."""
     limits = Limits.from_settings(settings)
     return Throttle(
         "index", worker, limits, INDEX_BATCH_SECONDS, streams, watch_low=True, home=settings.home
@@ -334,9 +344,20 @@ def _file_name(worker: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", worker)
 
 
+def _running(pid: int) -> bool:
+    """Whether a process of this host still runs (signal 0 asks without signalling)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: it runs
+        pass
+    return True
+
+
 def published(home: Path, now: float | None = None) -> list[dict[str, Any]]:
     """The states the running throttles published here (by role, then worker); stale and
-    unreadable ones are left out."""
+    unreadable ones, and those of processes of this host that are gone, are left out."""
     now = time.time() if now is None else now
     states = []
     for path in sorted(board(home).glob("*.json")):
@@ -344,6 +365,10 @@ def published(home: Path, now: float | None = None) -> list[dict[str, Any]]:
             state = orjson.loads(path.read_bytes())
         except (OSError, ValueError):
             continue
-        if isinstance(state, dict) and now - state.get("updatedAt", 0) <= STALE_SECONDS:
-            states.append(state)
+        if not isinstance(state, dict) or now - state.get("updatedAt", 0) > STALE_SECONDS:
+            continue
+        pid = state.get("pid")
+        if state.get("host") == socket.gethostname() and isinstance(pid, int) and not _running(pid):
+            continue
+        states.append(state)
     return sorted(states, key=lambda state: (state["role"], state["worker"]))

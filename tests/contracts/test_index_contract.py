@@ -6,16 +6,21 @@ see writes at once; counting, listing ids and searching may wait for ``refresh()
 
 from __future__ import annotations
 
+import copy
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reingest.index.base import SearchIndex
-from reingest.index.documents import DocumentUpdate
+from reingest.errors import ConfigurationError
+from reingest.index.base import AliasChange, SearchIndex, new_index_name
+from reingest.index.documents import DELETE_IMAGE, REINGEST_IMAGE, DocumentUpdate
+from reingest.index.mapping import MAPPING
+from reingest.index.mirroring import Mirror
 
 
 @pytest.fixture(params=["sqlite", "elasticsearch"])
@@ -36,7 +41,8 @@ def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchInde
     backend.clear()
     yield backend
     if request.param == "elasticsearch":
-        backend.client.indices.delete(index=backend.index)  # type: ignore[attr-defined]
+        for name in {backend.resolve(), *getattr(backend, "made_by_test", ())} - {None}:
+            backend.delete_index(str(name))
     backend.close()
 
 
@@ -597,3 +603,88 @@ def test_search_finds_every_word_and_filters_by_field(index: SearchIndex) -> Non
     assert (total, [d["id"] for d in found]) == (1, ["b"])
     total, found = index.search("cricket", {}, limit=1, offset=1)
     assert (total, [d["id"] for d in found]) == (2, ["a"])
+
+
+# -- indices, aliases and mirrored writes (what a migration stands on)
+
+
+def made(index: SearchIndex, mapping: dict[str, Any] | None = None) -> str:
+    """A new physical index, dropped after the test (on a real cluster too)."""
+    name = new_index_name(datetime.now(UTC))
+    index.create_index(name, mapping)
+    index.made_by_test = [*getattr(index, "made_by_test", ()), name]  # type: ignore[attr-defined]
+    return name
+
+
+def test_the_target_is_an_alias_moved_atomically_between_indices(index: SearchIndex) -> None:
+    first = index.resolve()
+    assert first is not None and index.aliases()[index.target] == [first]
+    index.apply([DocumentUpdate.image(image("a"), "2024-01-01T00:00:00.000Z")])
+    second = made(index)
+    with pytest.raises(ConfigurationError, match="already exists"):
+        index.create_index(second)
+    assert {first, second} <= set(index.indices())
+    index.refresh()
+    assert index.using(second).count() == 0 and index.using(first).count() == 1
+
+    index.change_aliases(
+        [AliasChange("remove", index.target, first), AliasChange("add", index.target, second)]
+    )
+    assert index.resolve() == second
+    assert index.get("a") is None and index.count() == 0  # reads follow the alias
+    assert index.using(first).get("a") is not None  # the old index is still there by name
+
+    with pytest.raises(Exception):  # noqa: B017 - the second action names no alias: none apply
+        index.change_aliases(
+            [AliasChange("add", "Images_Historical", first), AliasChange("remove", "nope", first)]
+        )
+    assert "Images_Historical" not in index.aliases()
+
+
+def test_a_mirror_receives_a_copy_of_every_document_a_batch_touches(index: SearchIndex) -> None:
+    index.apply([DocumentUpdate.image(image("before"), "2024-01-01T00:00:00.000Z")])
+    target = made(index)
+    mirror = [Mirror(target, marks=True)]
+    index.apply(
+        [
+            DocumentUpdate.image(image("a"), "2024-01-02T00:00:00.000Z", REINGEST_IMAGE),
+            # an edit of an image the mirror does not hold yet: it gains the whole document
+            DocumentUpdate.user_metadata(
+                "before", {"metadata": {"title": "edited"}}, "2024-01-03T00:00:00.000Z"
+            ),
+        ],
+        mirrors=mirror,
+    )
+    copies = index.using(target)
+    current = index.get_many(["a", "before"])
+    assert current["a"]["esInfo"] == {"migration": {"migratedTo": target}}
+    assert "esInfo" not in current["before"]  # an edit is copied, but does not migrate
+    assert copies.get("a") == {k: v for k, v in current["a"].items() if k != "esInfo"}
+    assert copies.get("before") == current["before"]
+    assert copies.get_many(["before"])["before"]["metadata"]["title"] == "edited"
+
+    index.apply([DocumentUpdate("a", DELETE_IMAGE, "2024-01-04T00:00:00.000Z")], mirrors=mirror)
+    assert index.get("a") is None and copies.get("a") is None
+
+
+def test_a_copy_the_mirror_refuses_is_recorded_and_costs_only_that_copy(
+    index: SearchIndex,
+) -> None:
+    narrower = copy.deepcopy(MAPPING)
+    del narrower["properties"]["originalMetadata"]  # strict at the top: now an unknown field
+    target = made(index, narrower)
+    refused = image("refused")
+    accepted = {k: v for k, v in image("accepted").items() if k != "originalMetadata"}
+    index.apply(
+        [
+            DocumentUpdate.image(refused, "2024-01-02T00:00:00.000Z"),
+            DocumentUpdate.image(accepted, "2024-01-02T00:00:00.000Z"),
+        ],
+        mirrors=[Mirror(target, marks=True)],
+    )
+    current = index.get_many(["refused", "accepted"])
+    assert set(current) == {"refused", "accepted"}  # the current index took both
+    failures = current["refused"]["esInfo"]["migration"]["failures"]
+    assert list(failures) == [target] and "originalMetadata" in failures[target]
+    assert current["accepted"]["esInfo"]["migration"] == {"migratedTo": target}
+    assert set(index.using(target).get_many(["refused", "accepted"])) == {"accepted"}

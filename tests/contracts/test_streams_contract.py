@@ -40,6 +40,21 @@ def test_messages_come_back_in_order_per_priority(streams: Streams) -> None:
     assert [d.payload for d in streams.receive(Priority.HIGH, "c", 10, 60)] == [b"h1"]
 
 
+def test_each_priority_is_a_stream_of_its_own_the_migration_one_included(
+    streams: Streams,
+) -> None:
+    streams.publish(Priority.MIGRATION, [b"m1", b"m2"])
+    streams.publish(Priority.LOW, [b"l1"])
+    assert streams.lag(Priority.MIGRATION).depth == 2 and streams.lag(Priority.HIGH).depth == 0
+    assert streams.pending() == 3
+    migrated = streams.receive(Priority.MIGRATION, "c", 10, 60)
+    assert [d.payload for d in migrated] == [b"m1", b"m2"]
+    assert all(d.priority is Priority.MIGRATION for d in migrated)
+    streams.ack(migrated)
+    assert streams.lag(Priority.MIGRATION).depth == 0
+    assert [d.payload for d in streams.receive(Priority.LOW, "c", 10, 60)] == [b"l1"]
+
+
 def test_a_leased_message_is_not_delivered_twice_until_its_lease_ends(streams: Streams) -> None:
     streams.publish(Priority.LOW, [b"m"])
     # a lease long enough to outlast the next call on a loaded machine (moto's Kinesis is slow)

@@ -48,6 +48,16 @@ def cli(home: Path) -> Cli:
     return run
 
 
+def start_run(home: Path, **env: str) -> subprocess.Popen[bytes]:
+    """``reingest run --until-done`` in the background (to be killed by the test)."""
+    return subprocess.Popen(
+        reingest_command("run", "--until-done"),
+        env=cli_env(home, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def stats(cli: Cli, **env: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(cli("stats", "--json", **env).stdout)
     return data

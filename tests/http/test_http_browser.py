@@ -1,5 +1,6 @@
 """The dashboard in a real headless Chromium (Debian's ``chromium``, driven by Playwright):
-log in, upload ids, run the scheduler, retry a failure group and see the counts change.
+log in, upload ids, run the scheduler, retry a failure group and see the counts change, then
+start and pause a migration from its panel.
 
 Skipped when chromium or playwright is missing, except in CI (``CI=true``), where it fails.
 """
@@ -98,3 +99,19 @@ def test_dashboard_in_a_browser(
         expect(page.locator("#remaining")).to_have_text("20")
         assert components.progress.counts()[State.NotStarted] == len(MISSING)
         page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+        panel = page.locator("#migration")
+        expect(page.locator("#migration-state")).to_have_text("NotRunning")
+        panel.get_by_label("type start to confirm").fill("go")
+        panel.get_by_role("button", name="Start a migration").click()
+        expect(page.locator("#error")).to_contain_text("type 'start' in the confirmation box")
+        expect(page.locator("#migration-state")).to_have_text("NotRunning")
+        panel.get_by_label("type start to confirm").fill("start")
+        panel.get_by_role("button", name="Start a migration").click()
+        # the ids are queued in the background; the page reloads itself until that ends
+        expect(page.locator("#migration-state")).to_have_text("InProgress")
+        expect(panel.locator("tr.gate")).to_have_count(3, timeout=30_000)  # checked meanwhile
+        panel.get_by_role("button", name="Pause").click()
+        expect(page.locator("#notice")).to_contain_text("Paused")
+        expect(page.locator("#migration-state")).to_have_text("Paused")
+        page.screenshot(path=str(ARTIFACTS / "dashboard-migration.png"), full_page=True)

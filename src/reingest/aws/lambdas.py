@@ -63,7 +63,12 @@ def batch_index_handler(event: Event, context: object = None) -> dict[str, Any]:
     """One batch-index run (the original's ``admin-tools-image-batch-index-lambda``)."""
     opened = components()
     report = index_batch(
-        opened.progress, opened.projector, opened.streams, opened.settings, worker_name("index")
+        opened.progress,
+        opened.projector,
+        opened.streams,
+        opened.settings,
+        worker_name("index"),
+        opened.index,
     )
     result = report.to_json()
     if not report.claimed and not report.skipped:

@@ -16,9 +16,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from ..backends import Components
 from .auth import Auth, require_login
-from .control import Scheduler, ThroughputSampler
+from .control import Scheduler, Tasks, ThroughputSampler
 from .errors import install_error_handlers
-from .routes import admin, dashboard, loader, media_api, projection, services
+from .routes import admin, audit, dashboard, loader, media_api, migration, projection, services
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +63,21 @@ def create_app(
     app.state.auth = auth
     app.state.scheduler = scheduler
     app.state.sampler = sampler
+    app.state.tasks = Tasks()
     install_error_handlers(app)
     # loader before media-api: /images/project/{id} and /images/projection/{id} are not ids
     for router in (
         admin.health_router,
         dashboard.router,
         dashboard.pages,
+        migration.pages,
+        audit.pages,
         loader.router,
         projection.router,
         services.router,
         media_api.router,
         admin.router,
+        migration.router,
     ):
         app.include_router(router)
     _add_docs(app)

@@ -1,5 +1,6 @@
 """What the server process owns besides routes: the scheduler thread (``runner.run``, as
-``reingest run`` does) and a ring buffer of progress samples for throughput and ETA."""
+``reingest run`` does), a ring buffer of progress samples for throughput and ETA, and the long
+operations the dashboard starts (``Tasks``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..backends import Components
@@ -118,14 +120,17 @@ class ThroughputSampler:
                 self.samples.append(sample)
 
     def rate(self, window: float = 600.0) -> float | None:
-        """Ids settled per second over the last ``window`` seconds; None without two samples."""
+        """Ids settled per second over the last ``window`` seconds; None without two samples.
+        Only rises count: a reset (a retry, a migration's start) moves ids back without
+        undoing the work done before it."""
         with self._lock:
             if not self.samples:
                 return None
             recent = [s for s in self.samples if s.at >= self.samples[-1].at - window]
         if len(recent) < 2 or recent[-1].at <= recent[0].at:
             return None
-        return max(0, recent[-1].done - recent[0].done) / (recent[-1].at - recent[0].at)
+        settled = sum(max(0, b.done - a.done) for a, b in itertools.pairwise(recent))
+        return settled / (recent[-1].at - recent[0].at)
 
     def series(self) -> list[tuple[float, float]]:
         """(time, ids/s) between consecutive samples, for the chart."""
@@ -151,7 +156,7 @@ def overview(components: Components, sampler: ThroughputSampler) -> dict[str, An
         "done": total - left,
         "remaining": left,
         "ratePerSecond": rate,
-        "etaSeconds": left / rate if rate and left else (0.0 if total and not left else None),
+        "etaSeconds": eta(left, total, rate),
         "lag": {
             priority.value: {
                 "depth": lag.depth,
@@ -162,14 +167,97 @@ def overview(components: Components, sampler: ThroughputSampler) -> dict[str, An
         },
         "deadLetters": components.streams.dead_letter_count(),
         "throttle": published(components.settings.home),
-        "failures": [
-            {
-                "state": group.state.name,
-                "stateId": group.state.value,
-                "reason": group.reason,
-                "count": group.count,
-                "examples": group.examples,
-            }
-            for group in components.progress.failure_groups(FAILURE_STATES)
-        ],
+        "failures": failure_groups(components),
     }
+
+
+def eta(left: int, total: int, rate: float | None) -> float | None:
+    """Seconds until ``left`` ids settle at ``rate``: 0 when none is left, None when unknown."""
+    if not left:
+        return 0.0 if total else None
+    return left / rate if rate else None
+
+
+def failure_groups(components: Components) -> list[dict[str, Any]]:
+    """The progress table's failures by state and reason, with example ids (the retry
+    buttons send ``stateId`` and ``reason`` back)."""
+    return [
+        {
+            "state": group.state.name,
+            "stateId": group.state.value,
+            "reason": group.reason,
+            "count": group.count,
+            "examples": group.examples,
+        }
+        for group in components.progress.failure_groups(FAILURE_STATES)
+    ]
+
+
+@dataclass
+class Task:
+    """One run of a long operation (a migration's start, an audit with repair) in its own
+    thread, so the request that started it answers at once; the dashboard shows how it ended."""
+
+    name: str
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    result: Any = None
+    error: str | None = None
+    _done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return not self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the task has ended (within ``timeout`` seconds)."""
+        return self._done.wait(timeout)
+
+    def run(self, work: Callable[[], Any], ended: Callable[[Task], None]) -> None:
+        """``work``, then ``ended`` hears of it before any waiter wakes up."""
+        try:
+            self.result = work()
+        except Exception as error:  # the thread has no caller to raise to: show it instead
+            log.exception("%s failed", self.name)
+            self.error = f"{type(error).__name__}: {error}"
+        finally:
+            self.finished_at = time.time()
+            ended(self)
+            self._done.set()
+
+
+class Tasks:
+    """The last task of each name, and the last that ended; at most one of a name runs at a
+    time."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, Task] = {}
+        self._ended: dict[str, Task] = {}
+        self._lock = threading.Lock()
+
+    def start(self, name: str, work: Callable[[], Any]) -> tuple[Task, bool]:
+        """Run ``work`` in a thread; when one of this name still runs, that one and False."""
+        with self._lock:
+            last = self._last.get(name)
+            if last is not None and last.running:
+                return last, False
+            task = self._last[name] = Task(name)
+        thread = threading.Thread(
+            target=task.run, args=(work, self._record), name=f"reingest-{name}", daemon=True
+        )
+        thread.start()
+        return task, True
+
+    def _record(self, task: Task) -> None:
+        self._ended[task.name] = task
+
+    def last(self, name: str) -> Task | None:
+        return self._last.get(name)
+
+    def ended(self, name: str) -> Task | None:
+        """The last task of this name that ended (while a newer one may run)."""
+        return self._ended.get(name)
+
+    @property
+    def running(self) -> bool:
+        return any(task.running for task in list(self._last.values()))

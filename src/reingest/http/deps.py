@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ..backends import Components
-from .control import Scheduler, ThroughputSampler
+from .control import Scheduler, Tasks, ThroughputSampler
 
 
 def get_components(request: Request) -> Components:
@@ -25,6 +25,11 @@ def get_sampler(request: Request) -> ThroughputSampler:
     return sampler
 
 
+def get_tasks(request: Request) -> Tasks:
+    tasks: Tasks = request.app.state.tasks
+    return tasks
+
+
 def base_url(request: Request) -> str:
     """Where this server is reached, for the ``uri`` of Argo entities."""
     return str(request.base_url).rstrip("/")
@@ -33,4 +38,5 @@ def base_url(request: Request) -> str:
 ComponentsDep = Annotated[Components, Depends(get_components)]
 SchedulerDep = Annotated[Scheduler, Depends(get_scheduler)]
 SamplerDep = Annotated[ThroughputSampler, Depends(get_sampler)]
+TasksDep = Annotated[Tasks, Depends(get_tasks)]
 BaseUrl = Annotated[str, Depends(base_url)]

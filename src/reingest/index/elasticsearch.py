@@ -1,9 +1,12 @@
 """Search index on Elasticsearch (``http(s)://[user:password@]host:port/INDEX[?shards=N&replicas=M]``).
 
-``INDEX`` is the index or alias written to and read from (default ``images``; Grid's is the
-``Images_Current`` alias). If missing it is created with Grid's complete mapping and settings
-(``mapping.json``: ``Mappings.scala`` and ``IndexSettings.scala``), with ``shards`` primary
-shards and ``replicas`` replicas (default 1 and 0, Grid's development configuration).
+``INDEX`` is the alias (or index) written to and read from (default ``Images_Current``, Grid's
+alias). If missing, an index named as Grid names them (``images_<UTC time>_<suffix>``) is created
+with Grid's complete mapping and settings (``mapping.json``: ``Mappings.scala`` and
+``IndexSettings.scala``), with ``shards`` primary shards and ``replicas`` replicas (default 1 and
+0, Grid's development configuration), and ``INDEX`` made an alias of it, so that a migration can
+later move the alias. Indices and aliases are managed with the index and ``_aliases`` APIs (one
+request: atomic).
 ``REINGEST_ES_API_KEY`` sets an API key.
 
 **Updates** are read-modify-write with optimistic concurrency: ``mget`` the current documents
@@ -11,7 +14,8 @@ shards and ``replicas`` replicas (default 1 and 0, Grid's development configurat
 ``documents.apply_in_order`` (so the rules are exactly the ones every backend and the shared
 suite use), then one ``bulk`` request: ``create`` for new documents, ``index`` with
 ``if_seq_no`` / ``if_primary_term`` for changed ones, ``delete`` (also conditional) for removed
-ones, nothing for messages that change nothing (stale or redelivered). Ids whose write hit a
+ones, nothing for messages that change nothing (stale or redelivered). Mirrors (a migration's
+index) receive their copies first, in a bulk request of their own. Ids whose write hit a
 version conflict (a concurrent writer) are read and computed again, up to ``MAX_TRIES`` times.
 A 400 on a bulk item is that document's fault (``DocumentRejected``); any other refusal is the
 cluster's (``DownstreamError``).
@@ -21,11 +25,11 @@ small segments and makes every writer wait for it, while ``get``, ``get_many`` a
 ``file_digests`` (what thrall and the checker read) are real-time reads that see a write as
 soon as ``apply`` returns. Only the search-based reads (``count``, ``ids``, ``search``) are
 near-real-time: they see writes after the index's next refresh (``refresh_interval``, 1 s by
-default), or after ``refresh()``. Bulk requests are cut at ``BULK_BYTES`` as well as at
-``BULK_ACTIONS`` actions. A request, or some of its items, that the cluster refuses for load
-(429, ``es_rejected_execution_exception``: its write queue is full) is sent again, only what
-was refused, after a capped, jittered, exponential pause; ``rejected_writes`` counts those
-refusals for the throttle (``throttle.py``).
+default), or after ``refresh()``. Bulk requests (mirrors' included) are cut at ``BULK_BYTES``
+as well as at ``BULK_ACTIONS`` actions. A request, or some of its items, that the cluster
+refuses for load (429, ``es_rejected_execution_exception``: its write queue is full) is sent
+again, only what was refused, after a capped, jittered, exponential pause;
+``rejected_writes`` counts those refusals for the throttle (``throttle.py``).
 
 Client and server versions: the ``elasticsearch`` 9.x client only talks to Elasticsearch 9;
 for an Elasticsearch 8 cluster install ``elasticsearch>=8,<9``. The official client refuses
@@ -36,6 +40,8 @@ servers that are not Elasticsearch (its product check), so OpenSearch would need
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from copy import copy
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -44,12 +50,23 @@ from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_
 
 from ..batching import chunked
 from ..config import read
-from ..errors import ConfigurationError, DocumentRejected, DownstreamError, TransientError
-from .base import SearchIndex
+from ..errors import (
+    AliasesMoved,
+    ConfigurationError,
+    DocumentRejected,
+    DownstreamError,
+    TransientError,
+)
+from .base import AliasChange, SearchIndex, check_alias_name, check_index_name, new_index_name
 from .documents import FILE_DERIVED, Document, DocumentUpdate, apply_in_order, file_digest
 from .mapping import MAPPING, SETTINGS
+from .mirroring import Mirror, mark_migration, mirror_writes
 
 MAX_TRIES = 5
+#: Grid's aliases (``MigrationStatusProvider``): the indices they name are image indices
+GRID_ALIASES = ("Images_Current", "Images_Migration", "Images_Historical")
+#: the error of a write to an alias or index that does not exist
+NO_INDEX = "index_not_found_exception"
 CHUNK = 500
 #: most bytes and actions in one bulk request: Elastic advises requests of a few megabytes;
 #: much bigger ones hold a shared cluster's write threads and heap for long (an action bigger
@@ -82,8 +99,9 @@ def index_settings(query: str) -> dict[str, Any]:
 
 class BulkAction(NamedTuple):
     """One action of a bulk request, serialised once so that requests can be sized by bytes:
-    the id it writes, and its NDJSON lines (the action, then the document unless a delete)."""
+    its kind and id, and its NDJSON lines (the action, then the document unless a delete)."""
 
+    kind: str
     image_id: str
     ndjson: bytes
 
@@ -129,24 +147,87 @@ class ElasticsearchIndex(SearchIndex):
             options["basic_auth"] = (unquote(parsed.username), unquote(parsed.password or ""))
         if api_key := read("es_api_key"):
             options["api_key"] = api_key
-        self.index = unquote(parsed.path.strip("/")) or "images"
+        self.target = unquote(parsed.path.strip("/")) or "Images_Current"
         self.settings = index_settings(parsed.query)
         self.client = Elasticsearch(**options)
         self._json = self.client.transport.serializers.get_serializer("application/json")
-        self._ensure_index()
+        self._owner = True
+        self._ensure_target()
 
-    def _ensure_index(self) -> None:
-        if self.client.indices.exists(index=self.index):
+    def using(self, target: str) -> ElasticsearchIndex:
+        view = copy(self)
+        view.target = target
+        view._owner = False
+        return view
+
+    def _ensure_target(self) -> None:
+        """Make the target an alias of a new index if it names nothing yet."""
+        if self.client.indices.exists(index=self.target):
             return
+        name = new_index_name(datetime.now(UTC))
+        self.create_index(name)
         try:
-            self.client.indices.create(index=self.index, mappings=MAPPING, settings=self.settings)
-        except ApiError as error:
-            if error.error != "resource_already_exists_exception":  # created meanwhile
+            self.change_aliases([AliasChange("add", self.target, name)])
+        except ApiError:  # another process made the target meanwhile: keep theirs
+            self.client.indices.delete(index=name)
+            if not self.client.indices.exists(index=self.target):
                 raise
+
+    # -- indices and aliases
+
+    def create_index(self, name: str, mapping: Mapping[str, Any] | None = None) -> None:
+        check_index_name(name)
+        try:
+            self.client.indices.create(
+                index=name, mappings=dict(mapping or MAPPING), settings=self.settings
+            )
+        except ApiError as error:
+            if error.error == "resource_already_exists_exception":
+                raise ConfigurationError(f"index {name!r} already exists") from None
+            raise
+
+    def delete_index(self, name: str) -> None:
+        try:
+            self.client.indices.delete(index=name)
+        except NotFoundError:
+            raise ConfigurationError(f"no index named {name!r}") from None
+
+    def indices(self) -> list[str]:
+        return sorted(self._aliases_by_index())
+
+    def aliases(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for name, aliases in sorted(self._aliases_by_index().items()):
+            for alias in aliases:
+                found.setdefault(alias, []).append(name)
+        return dict(sorted(found.items()))
+
+    def _aliases_by_index(self) -> dict[str, list[str]]:
+        """The image indices of the cluster → their aliases (``GET /_alias``): indices named
+        as Grid names them, and any other that carries this target or one of Grid's aliases
+        (a shared cluster holds other applications' indices too)."""
+        answer = self.client.indices.get_alias(index="*", expand_wildcards="open")
+        ours = {self.target, *GRID_ALIASES}
+        found: dict[str, list[str]] = {}
+        for name, entry in answer.items():
+            aliases = sorted(entry.get("aliases", {}))
+            if name.startswith("images") or ours.intersection(aliases):
+                found[name] = aliases
+        return found
+
+    def change_aliases(self, changes: Sequence[AliasChange]) -> None:
+        for change in changes:
+            check_alias_name(change.alias)
+        self.client.indices.update_aliases(
+            actions=[
+                {change.action: {"index": change.index, "alias": change.alias}}
+                for change in changes
+            ]
+        )
 
     def get(self, image_id: str) -> Document | None:
         try:
-            response = self.client.get(index=self.index, id=image_id, realtime=True)
+            response = self.client.get(index=self.target, id=image_id, realtime=True)
         except NotFoundError:
             return None
         source: Document = response["_source"]
@@ -159,7 +240,7 @@ class ElasticsearchIndex(SearchIndex):
         found: dict[str, str] = {}
         for chunk in chunked(dict.fromkeys(ids), CHUNK):
             response = self.client.mget(
-                index=self.index,
+                index=self.target,
                 ids=list(chunk),
                 source_includes=list(FILE_DERIVED),
                 realtime=True,
@@ -172,7 +253,7 @@ class ElasticsearchIndex(SearchIndex):
     def ids(self, batch_size: int = 10_000) -> Iterator[str]:
         """search_after over a point in time, sorted on the ``id`` keyword (sorting on ``_id``
         needs fielddata that Elasticsearch 8+ disables); no source is fetched."""
-        pit = self.client.open_point_in_time(index=self.index, keep_alive="5m")["id"]
+        pit = self.client.open_point_in_time(index=self.target, keep_alive="5m")["id"]
         try:
             after: list[Any] | None = None
             while True:
@@ -194,7 +275,7 @@ class ElasticsearchIndex(SearchIndex):
         finally:
             self.client.close_point_in_time(id=pit)
 
-    def apply(self, updates: Sequence[DocumentUpdate]) -> set[str]:
+    def apply(self, updates: Sequence[DocumentUpdate], mirrors: Sequence[Mirror] = ()) -> set[str]:
         pending: dict[str, list[DocumentUpdate]] = {}
         for update in updates:
             pending.setdefault(update.image_id, []).append(update)
@@ -205,7 +286,7 @@ class ElasticsearchIndex(SearchIndex):
             conflicts: set[str] = set()
             for chunk in chunked(list(pending), CHUNK):
                 chunk_conflicts, chunk_deleted = self._apply_chunk(
-                    {image_id: pending[image_id] for image_id in chunk}
+                    {image_id: pending[image_id] for image_id in chunk}, mirrors
                 )
                 conflicts |= chunk_conflicts
                 deleted |= chunk_deleted
@@ -217,29 +298,41 @@ class ElasticsearchIndex(SearchIndex):
             )
         return deleted
 
-    def _apply_chunk(self, updates: dict[str, list[DocumentUpdate]]) -> tuple[set[str], set[str]]:
-        """One mget + one bulk; returns the ids that hit a version conflict, and the ids
-        deleted."""
+    def _apply_chunk(
+        self, updates: dict[str, list[DocumentUpdate]], mirrors: Sequence[Mirror]
+    ) -> tuple[set[str], set[str]]:
+        """One mget + one bulk (and one per mirror); returns the ids that hit a version
+        conflict, and the ids deleted."""
         current = self._fetch(list(updates))
+        flat = [update for messages in updates.values() for update in messages]
         documents, deleted = apply_in_order(
-            {image_id: found[0] for image_id, found in current.items()},
-            (update for messages in updates.values() for update in messages),
+            {image_id: found[0] for image_id, found in current.items()}, flat
         )
+        for mirror in mirrors:
+            refused = self._write_mirror(mirror, documents, deleted)
+            if mirror.marks:
+                mark_migration(documents, flat, mirror.index, refused)
         actions: list[BulkAction] = []
         for image_id, document in documents.items():
             existing = current.get(image_id)
             if existing is None:
                 if document is not None:
-                    actions.append(self._action("create", image_id, {}, document))
+                    create = {"_index": self.target, "_id": image_id}
+                    actions.append(self._action("create", create, document))
                 continue  # e.g. edits of an image that is not indexed
             if document == existing[0]:
                 continue
             _, seq_no, primary_term = existing
-            version = {"if_seq_no": seq_no, "if_primary_term": primary_term}
+            action = {
+                "_index": self.target,
+                "_id": image_id,
+                "if_seq_no": seq_no,
+                "if_primary_term": primary_term,
+            }
             if document is None:
-                actions.append(self._action("delete", image_id, version))
+                actions.append(self._action("delete", action))
             else:
-                actions.append(self._action("index", image_id, version, document))
+                actions.append(self._action("index", action, document))
         if not actions:
             return set(), deleted
         conflicts: set[str] = set()
@@ -259,16 +352,44 @@ class ElasticsearchIndex(SearchIndex):
             raise error_type(f"Elasticsearch refused {len(errors)} documents; first: {errors[0]}")
         return conflicts, deleted - conflicts
 
+    def _write_mirror(
+        self, mirror: Mirror, documents: dict[str, Document | None], deleted: set[str]
+    ) -> dict[str, str]:
+        """Copy the batch's documents into the mirror (plain writes: the copy is the current
+        document, whoever wrote last); returns the ids it refused, with why. Copies go through
+        the mirror's alias with ``require_alias``, so an alias a migration step removed
+        meanwhile fails the write (planned again) instead of auto-creating an index."""
+        copies, removed = mirror_writes(documents, deleted)
+        target: dict[str, Any] = {"_index": mirror.alias or mirror.index}
+        if mirror.alias:
+            target["require_alias"] = True
+        actions = [
+            self._action("index", {**target, "_id": image_id}, copy_)
+            for image_id, copy_ in copies.items()
+        ]
+        actions += [self._action("delete", {**target, "_id": image_id}) for image_id in removed]
+        if not actions:
+            return {}
+        refused: dict[str, str] = {}
+        for action, result in zip(actions, self._bulk(actions), strict=True):
+            status = result.get("status", 200)
+            error = result.get("error") or {}
+            if status == 400:
+                refused[result["_id"]] = str(error.get("reason", error))
+            elif status == 404 and isinstance(error, dict) and error.get("type") == NO_INDEX:
+                raise AliasesMoved(f"{target['_index']} no longer names an index")
+            elif status >= 300 and not (action.kind == "delete" and status == 404):
+                raise DownstreamError(
+                    f"Elasticsearch refused a copy into {mirror.index}: {error or status}"
+                )
+        return refused
+
     def _action(
-        self,
-        action: str,
-        image_id: str,
-        version: Mapping[str, int],
-        document: Document | None = None,
+        self, kind: str, meta: Mapping[str, Any], document: Document | None = None
     ) -> BulkAction:
-        header = {action: {"_index": self.index, "_id": image_id, **version}}
-        lines = [header] if document is None else [header, document]
-        return BulkAction(image_id, b"".join(self._json.dumps(line) + b"\n" for line in lines))
+        lines = [{kind: meta}] if document is None else [{kind: meta}, document]
+        ndjson = b"".join(self._json.dumps(line) + b"\n" for line in lines)
+        return BulkAction(kind, meta["_id"], ndjson)
 
     def _bulk(self, actions: Sequence[BulkAction]) -> list[dict[str, Any]]:
         """Each action's result, in order, sent in requests sized by bytes and count."""
@@ -313,7 +434,7 @@ class ElasticsearchIndex(SearchIndex):
     def _fetch(self, ids: Sequence[str]) -> dict[str, tuple[Document, int, int]]:
         found: dict[str, tuple[Document, int, int]] = {}
         for chunk in chunked(dict.fromkeys(ids), CHUNK):
-            response = self.client.mget(index=self.index, ids=list(chunk), realtime=True)
+            response = self.client.mget(index=self.target, ids=list(chunk), realtime=True)
             for doc in response["docs"]:
                 if doc.get("found"):
                     found[doc["_id"]] = (doc["_source"], doc["_seq_no"], doc["_primary_term"])
@@ -332,7 +453,7 @@ class ElasticsearchIndex(SearchIndex):
             for field, value in filters.items()
         ]
         response = self.client.search(
-            index=self.index,
+            index=self.target,
             query={"bool": {"must": must}} if must else {"match_all": {}},
             sort=[{"uploadTime": {"order": "desc"}}, {"_id": {"order": "asc"}}],
             from_=offset,
@@ -343,16 +464,17 @@ class ElasticsearchIndex(SearchIndex):
         return int(hits["total"]["value"]), [hit["_source"] for hit in hits["hits"]]
 
     def count(self) -> int:
-        return int(self.client.count(index=self.index)["count"])
+        return int(self.client.count(index=self.target)["count"])
 
     def refresh(self) -> None:
-        self.client.indices.refresh(index=self.index)
+        self.client.indices.refresh(index=self.target)
 
     def clear(self) -> int:
         response = self.client.delete_by_query(
-            index=self.index, query={"match_all": {}}, refresh=True, conflicts="proceed"
+            index=self.target, query={"match_all": {}}, refresh=True, conflicts="proceed"
         )
         return int(response["deleted"])
 
     def close(self) -> None:
-        self.client.close()
+        if self._owner:
+            self.client.close()

@@ -15,8 +15,11 @@ from __future__ import annotations
 import calendar
 import json
 import re
+from functools import lru_cache
 from importlib import resources
 from typing import Any
+
+import orjson
 
 from ..errors import MappingRejection
 
@@ -391,10 +394,18 @@ def _preview(value: Any) -> str:
 _ROOT = _Object("", "_doc", MAPPING, "true")
 
 
-def check_document(document: dict[str, Any]) -> None:
+def check_document(document: dict[str, Any], mapping: dict[str, Any] | None = None) -> None:
     """Raise ``MappingRejection`` where Elasticsearch would refuse to index ``document`` under
-    ``MAPPING``, with its error type and reason (no ``[line:column]`` prefix); return otherwise.
+    ``mapping`` (default ``MAPPING``), with its error type and reason (no ``[line:column]``
+    prefix); return otherwise.
 
     Stateless: fields that ``dynamic: true`` objects map on first sight (``fileMetadata.*``,
     ``identifiers.*``) are taken as they come, as an empty index would take them."""
-    _ROOT.check_fields(document, _Context(str(document.get("id"))))
+    root = _ROOT if mapping is None or mapping is MAPPING else _compiled(orjson.dumps(mapping))
+    root.check_fields(document, _Context(str(document.get("id"))))
+
+
+@lru_cache(maxsize=8)
+def _compiled(mapping_json: bytes) -> _Object:
+    """Another index's mapping (a migration's), compiled once per distinct mapping."""
+    return _Object("", "_doc", orjson.loads(mapping_json), "true")

@@ -1,4 +1,4 @@
-"""Streams interface: the high- and low-priority message streams thrall consumes.
+"""Streams interface: the message streams thrall consumes, highest priority first.
 
 Delivery is at-least-once: a received message is leased to its consumer until acked; if the
 consumer dies, the lease ends and another consumer receives it again.
@@ -17,6 +17,8 @@ class Priority(StrEnum):
     HIGH = "high"
     #: automation (usages, reingestion): consumed only when high is empty
     LOW = "low"
+    #: a migration's copies (Grid's in-process MigrationPriority): only when both are empty
+    MIGRATION = "migration"
 
 
 @dataclass(frozen=True)

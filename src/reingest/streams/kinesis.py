@@ -1,7 +1,8 @@
 """Streams on Kinesis (``kinesis://STREAM``), at-least-once with leases kept in DynamoDB.
 
-Priorities are two streams: ``STREAM-high`` and ``STREAM-low`` (override with
-``?high=NAME&low=NAME`` to point at a real Grid's two thrall streams). Both are created if
+Priorities are streams: ``STREAM-high``, ``STREAM-low`` and ``STREAM-migration`` (override
+with ``?high=NAME&low=NAME`` to point at a real Grid's two thrall streams; Grid has no migration
+stream, its thrall feeds migrations in-process, so that one is reingest's own). All are created if
 missing (``?shards=N``, default 1; ``?create=false`` to refuse instead). Records are written as
 given (the caller encodes: Grid's ``0x00`` + gzip(JSON), or plain JSON), one record per
 message with a random partition key, as Grid does.
@@ -106,6 +107,7 @@ class KinesisStreams(Streams):
         self.names = {
             Priority.HIGH: option("high", f"{base}-high"),
             Priority.LOW: option("low", f"{base}-low"),
+            Priority.MIGRATION: option("migration", f"{base}-migration"),
         }
         self.state_table = option("state_table", f"{base}-reingest-state")
         #: "acks": lag from this backend's own acks (its consumers are reingest's thrall);

@@ -19,9 +19,11 @@ from ...config import as_text, report
 from ...states import State
 from ..auth import SESSION_COOKIE, SESSION_SECONDS, Auth, require_login, same_origin
 from ..control import overview
-from ..deps import ComponentsDep, SamplerDep, SchedulerDep
+from ..deps import ComponentsDep, SamplerDep, SchedulerDep, TasksDep
 from ..errors import ApiError
 from .admin import reset_states, upload_id_lines
+from .audit import REPAIR_TASK
+from .migration import migration_panel
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -130,7 +132,9 @@ def dashboard(
     components: ComponentsDep,
     sampler: SamplerDep,
     scheduler: SchedulerDep,
+    tasks: TasksDep,
     notice: str | None = None,
+    error: str | None = None,
 ) -> Response:
     view = overview(components, sampler)
     total = view["total"] or 1
@@ -152,9 +156,13 @@ def dashboard(
         "chart_size": (CHART_WIDTH, CHART_HEIGHT),
         "scheduler": scheduler.status(),
         "notice": notice,
+        "error": error,
         "now": time.time(),
         "insecure": request.app.state.auth.insecure_no_auth,
         "audit": last_report(components.settings.home),
+        "repair": tasks.last(REPAIR_TASK),
+        "migration": migration_panel(components, sampler, tasks),
+        "tasks_running": tasks.running,
     }
     return templates.TemplateResponse(request, "dashboard.html", context)
 

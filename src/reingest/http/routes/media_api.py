@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from ... import migration
 from ..auth import require_key
 from ..deps import BaseUrl, ComponentsDep
 from ..errors import ApiError, ImageId
@@ -49,7 +50,8 @@ def search(
     if len(filters) > MAX_FILTERS:
         raise ApiError(400, "invalid-filter", f"at most {MAX_FILTERS} field filters per search")
     try:
-        total, documents = components.index.search(q, filters, length, offset)
+        searched = migration.search_index(components.index)
+        total, documents = searched.search(q, filters, length, offset)
     except NotImplementedError as error:
         raise ApiError(501, "search-unsupported", str(error)) from None
     except ValueError as error:
