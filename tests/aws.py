@@ -1,8 +1,8 @@
 """An AWS stand-in for the tests: moto in server mode on 127.0.0.1, one per test process.
 
-``moto_endpoint`` (session) starts ``moto_server`` on a free port and stops it at the end; it
-skips when moto is not installed, but fails under ``CI=true`` so that a missing install step
-cannot pass as a green run. ``aws_env`` (per test) points boto3 at it through the environment
+``moto_endpoint`` (session) starts ``moto_server`` on a free port (``throwaway_moto``, which the
+benchmarks use too) and stops it at the end; it skips when moto is not installed, but fails
+under ``CI=true`` so that a missing install step cannot pass as a green run. ``aws_env`` (per test) points boto3 at it through the environment
 (dummy credentials, us-east-1, ``AWS_ENDPOINT_URL``, which boto3 honours natively).
 
 Use it from a test module with ``from aws import aws_env, moto_endpoint  # noqa: F401``.
@@ -19,11 +19,12 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from servers import stop
+from servers import ServerUnavailable, running, stop
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -53,8 +54,9 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
+@contextmanager
+def throwaway_moto() -> Iterator[str]:
+    """A running moto server; yields its endpoint URL (also for the benchmarks)."""
     command = _moto_server_command()
     try:
         import boto3  # noqa: F401
@@ -62,10 +64,9 @@ def moto_endpoint() -> Iterator[str]:
     except ImportError:
         command = None
     if command is None:
-        message = "moto[server] and boto3 are not installed (pip install -e '.[dev]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        raise ServerUnavailable(
+            "moto[server] and boto3 are not installed (pip install -e '.[dev]')"
+        )
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -82,13 +83,18 @@ def moto_endpoint() -> Iterator[str]:
                     break
             except OSError:
                 if process.poll() is not None:
-                    pytest.fail(f"moto_server exited with {process.returncode}")
+                    raise RuntimeError(f"moto_server exited with {process.returncode}") from None
                 if time.monotonic() > deadline:
-                    pytest.fail("moto_server did not answer within 30 s")
+                    raise RuntimeError("moto_server did not answer within 30 s") from None
                 time.sleep(0.1)
         yield endpoint
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    yield from running(throwaway_moto)
 
 
 @pytest.fixture

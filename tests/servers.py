@@ -18,8 +18,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -121,13 +121,19 @@ def throwaway_postgres() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
+def running(throwaway: Callable[[], AbstractContextManager[str]]) -> Iterator[str]:
+    """A session fixture's server: the URL of one ``throwaway`` started, or a skip (a failure
+    under ``CI=true``) when it is not installed here."""
     try:
-        with throwaway_postgres() as url:
+        with throwaway() as url:
             yield url
     except ServerUnavailable as missing:
         _missing(str(missing))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    yield from running(throwaway_postgres)
 
 
 @pytest.fixture
@@ -198,11 +204,7 @@ def throwaway_redis() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[str]:
-    try:
-        with throwaway_redis() as url:
-            yield url
-    except ServerUnavailable as missing:
-        _missing(str(missing))
+    yield from running(throwaway_redis)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,8 +18,10 @@ from PIL import Image
 from reingest.backends import Components, open_backend
 from reingest.batch_index import index_batch
 from reingest.errors import ConfigurationError
+from reingest.loader import build_image
 from reingest.originals.base import OriginalsStore, UploadRecord, storage_key
 from reingest.originals.s3 import decode_metadata, encode_metadata
+from reingest.originals.source import RangedSource
 from reingest.progress.base import ProgressTable
 from reingest.progress.dynamodb import DynamoProgressTable
 from reingest.projection import Projector
@@ -122,6 +125,28 @@ def test_s3_reads_an_object_grid_stored_and_its_last_modified(bucket: str) -> No
     assert stored.data == b"original" and stored.upload.uploaded_by == "user"
     assert stored.upload.upload_time is None
     assert stored.last_modified.endswith("Z") and len(stored.last_modified) == 24
+
+
+def test_s3_reads_a_pngs_rest_at_once_unless_its_url_makes_requests_cheap(bucket: str) -> None:
+    """A GET costs a megabyte by default (its round trip): rather than one GET per chunk header
+    of a PNG's image data past the window, its rest is read in one; ``request_cost=0`` reads
+    the fewest bytes instead."""
+    noise = random.Random(0).randbytes(700 * 700 * 3)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (700, 700), noise).save(out, "PNG")  # image data in 64 KiB chunks
+    data = out.getvalue()
+    default, cheap = f"s3://{bucket}", f"s3://{bucket}?request_cost=0"
+    image_id, _ = open_backend("originals", default, OriginalsStore).put(data, UploadRecord())
+    reads = {}
+    for url in (default, cheap):
+        stored = open_backend("originals", url, OriginalsStore).get_ranged(image_id, 65_536)
+        build_image(stored, "2024-01-01T00:00:00.000Z", processors=())
+        assert isinstance(stored.data, RangedSource)
+        reads[url] = (stored.data.requests, stored.data.bytes_read)
+    assert reads[default] == (2, len(data))
+    assert reads[cheap][0] > 20 and reads[cheap][1] < len(data) / 4
+    with pytest.raises(ConfigurationError, match="request_cost must be a number of bytes"):
+        open_backend("originals", f"s3://{bucket}?request_cost=lots", OriginalsStore)
 
 
 # -- DynamoDB progress (moto) ---------------------------------------------------------------

@@ -39,6 +39,12 @@ def test_original_lambda_names_are_accepted_and_reingest_names_win() -> None:
     )
 
 
+def test_an_originals_window_may_be_0_for_whole_reads() -> None:
+    assert Settings.from_env({}).originals_window == 256 * 1024
+    assert Settings.from_env({"REINGEST_ORIGINALS_WINDOW": "0"}).originals_window == 0
+    assert Settings.from_env({"REINGEST_ORIGINALS_WINDOW": "65536"}).originals_window == 65536
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -112,6 +118,10 @@ def test_urls_are_derived_from_home_unless_a_variable_names_them() -> None:
         ({"REINGEST_MAX_ATTEMPTS": "0"}, "REINGEST_MAX_ATTEMPTS must be positive"),
         ({"REINGEST_CHECKER_START_STATE": "Done"}, "REINGEST_CHECKER_START_STATE: unknown state"),
         ({"REINGEST_CLEANERS": "all"}, "REINGEST_CLEANERS .* must be one of none, guardian"),
+        (
+            {"REINGEST_ORIGINALS_WINDOW": "-1"},
+            "REINGEST_ORIGINALS_WINDOW must be 0 or a positive whole number, got '-1'",
+        ),
     ],
 )
 def test_an_invalid_value_is_refused_naming_its_variable(env: dict[str, str], message: str) -> None:

@@ -126,7 +126,10 @@ class Components:
         the projection endpoint uses, whatever ``projection_url`` says)."""
         from .projection import Projector
 
-        return Projector(self.originals, self.services, self.settings.processors)
+        settings = self.settings
+        return Projector(
+            self.originals, self.services, settings.processors, settings.originals_window
+        )
 
     def close(self) -> None:
         closing = getattr(self.__dict__.pop("projector", None), "close", None)

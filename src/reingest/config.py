@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import ConfigurationError
 from .loader.processors import DEFAULT_PROCESSORS, chain
+from .originals.source import WINDOW
 from .states import State
 
 #: the prefix of our own variables; an unknown name with it is reported (a typo, most likely)
@@ -69,6 +70,7 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     max_upload_bytes: int = 50_000_000
     processors: str = DEFAULT_PROCESSORS
+    originals_window: int = WINDOW
     projection_url: str | None = None
     projection_api_key: str | None = None
     migration_rollback_days: float = 7.0
@@ -113,6 +115,18 @@ def _count(raw: str, variable: str) -> int:
     if not value.is_integer():
         raise ConfigurationError(f"{variable} must be a whole number, got {raw!r}")
     return int(value)
+
+
+def _count_or_zero(raw: str, variable: str) -> int:
+    """A whole number, 0 included."""
+    if raw.strip() == "0":
+        return 0
+    try:
+        return _count(raw, variable)
+    except ConfigurationError:
+        raise ConfigurationError(
+            f"{variable} must be 0 or a positive whole number, got {raw!r}"
+        ) from None
 
 
 def _state(raw: str, variable: str) -> State:
@@ -420,6 +434,14 @@ REGISTRY: tuple[Setting, ...] = (
         "suppliers; or none alone, the converter's raw output (no usage rights)",
         _processors,
         Settings.processors,
+    ),
+    Setting(
+        "originals_window",
+        _env("REINGEST_ORIGINALS_WINDOW"),
+        "bytes of an original the projection reads first; more only where its structure points "
+        "past them, the whole file to make a missing thumbnail or when cheaper (0: always whole)",
+        _count_or_zero,
+        Settings.originals_window,
     ),
     Setting(
         "projection_url",

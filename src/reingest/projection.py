@@ -11,6 +11,7 @@ from .loader.processors import DEFAULT_PROCESSORS, chain
 from .loader.thumbnail import make_thumbnail, thumbnail_asset
 from .model import Asset, Image, SoftDeletedMetadata
 from .originals.base import OriginalsStore, StoredOriginal
+from .originals.source import WINDOW, whole
 from .services.base import DataServices, ImageData
 
 
@@ -28,15 +29,22 @@ class Projector:
         originals: OriginalsStore,
         services: DataServices,
         processors: str = DEFAULT_PROCESSORS,
+        window: int = WINDOW,
     ) -> None:
-        """``processors`` names the image processor chain (``Settings.processors``)."""
+        """``processors`` names the image processor chain (``Settings.processors``);
+        ``window`` is how much of an original is read first (``Settings.originals_window``;
+        the loader reads further only where the file's structure points, 0 reads it whole)."""
         self.originals = originals
         self.services = services
         self.processors = chain(processors)
+        self.window = window
 
     def project(self, image_id: str) -> Image:
         """Raises ImageNotFound, LoaderError (permanent) or DownstreamError."""
-        stored = self.originals.get(image_id)
+        if self.window:
+            stored = self.originals.get_ranged(image_id, self.window)
+        else:
+            stored = self.originals.get(image_id)
         upload_time = stored.upload.upload_time or stored.last_modified
         # first: an unreadable original fails with the loader's reason
         image = build_image(stored, upload_time, processors=self.processors)
@@ -51,7 +59,7 @@ class Projector:
             return None
         data = self.originals.get_thumbnail(stored.id)
         if data is None:
-            data = make_thumbnail(stored.data)
+            data = make_thumbnail(whole(stored.data))
             self.originals.put_thumbnail(stored.id, data)
         return thumbnail_asset(uri, data)
 

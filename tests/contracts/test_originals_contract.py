@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from reingest.errors import ImageNotFound
 from reingest.originals.base import OriginalsStore, UploadRecord, image_id_of, storage_key
+from reingest.originals.source import RangedSource
 
-#: moto for AWS: tests/aws.py
-pytest_plugins = ["aws"]
-
-
-@pytest.fixture(params=["file", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OriginalsStore]:
-    from reingest.backends import open_backend
-
-    if request.param == "s3":
-        import boto3
-
-        from aws import unique_name
-
-        request.getfixturevalue("aws_env")  # moto, started only when this param runs
-        bucket = unique_name("originals")
-        boto3.client("s3").create_bucket(Bucket=bucket)
-        url = f"s3://{bucket}/images"
-    else:
-        url = (tmp_path / "originals").as_uri()
-    backend = open_backend("originals", url, OriginalsStore)
-    yield backend
-    backend.close()
+#: ``store``, once per backend
+pytest_plugins = ["originals_support"]
 
 
 def test_an_original_is_stored_under_its_sha1_in_grids_layout(store: OriginalsStore) -> None:
@@ -88,6 +66,50 @@ def test_missing_ids_are_reported(store: OriginalsStore) -> None:
     assert not store.exists("0" * 40)
     with pytest.raises(ImageNotFound):
         store.get("0" * 40)
+    with pytest.raises(ImageNotFound):
+        store.get_ranged("0" * 40, 100)
+    with pytest.raises(ImageNotFound):
+        store.read_range("0" * 40, 0, 100)
+
+
+#: 10,000 bytes in which no slice is like its neighbours (251 is prime)
+PATTERN = (bytes(range(251)) * 40)[:10_000]
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(0, 10), (5, 5000), (9990, 20000), (9999, 10000), (10000, 10010), (20000, 30000), (7, 3)],
+)
+def test_a_range_reads_as_a_slice_of_the_original(
+    store: OriginalsStore, start: int, end: int
+) -> None:
+    image_id, _ = store.put(PATTERN, UploadRecord())
+    assert store.read_range(image_id, start, end) == PATTERN[start:end]
+
+
+def test_a_ranged_original_reads_its_window_first_and_the_rest_as_asked(
+    store: OriginalsStore,
+) -> None:
+    upload = UploadRecord(uploaded_by="me", filename="pattern.jpg")
+    image_id, _ = store.put(PATTERN, upload)
+    whole = store.get(image_id)
+    ranged = store.get_ranged(image_id, 1000)
+    assert (ranged.id, ranged.uri, ranged.upload) == (whole.id, whole.uri, whole.upload)
+    assert ranged.last_modified == whole.last_modified
+    source = ranged.data
+    assert isinstance(source, RangedSource) and source.size == len(PATTERN)
+    assert (source.requests, source.bytes_read) == (1, 1000)  # the window and nothing else
+    assert source.read(9000, 9100) == PATTERN[9000:9100]
+    assert source.requests == 2 and source.bytes_read < 1000 + 2 * 4096
+    assert source.read(990, 1010) == PATTERN[990:1010]  # across the window's end
+    assert source.whole() == PATTERN
+
+
+def test_a_window_that_holds_the_whole_original_gives_its_bytes(store: OriginalsStore) -> None:
+    image_id, _ = store.put(PATTERN, UploadRecord())
+    assert store.get_ranged(image_id, len(PATTERN)).data == PATTERN
+    empty, _ = store.put(b"", UploadRecord())
+    assert store.get_ranged(empty, 1000).data == b""
 
 
 def test_ids_streams_every_stored_id_in_lexicographic_order(store: OriginalsStore) -> None:

@@ -2,6 +2,11 @@
 
 Nothing is decoded: only marker segments, chunks and IFDs are read, which is what keeps the
 loader fast. Structural damage (truncation, impossible lengths) raises CorruptFile.
+
+The walkers read through a ``Source`` (``originals/source.py``): each keeps the bytes it was
+last given (``base``, ``data``: the file from offset ``base``) and asks for more only where a
+structure lies past them, so a ranged source fetches marker segments, chunk headers, IFDs and
+what they point at, never the image data in between.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from PIL import Image as PilImage
 from reingest.errors import CorruptFile
 from reingest.loader.iptc import iim_from_photoshop
 from reingest.loader.tiff import Entry, Tiff
+from reingest.originals.source import Source
 
 XMP_JPEG_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 XMP_EXTENSION_HEADER = b"http://ns.adobe.com/xmp/extension/\x00"
@@ -70,8 +76,9 @@ def check_size(width: int, height: int) -> None:
         )
 
 
-def read_jpeg(data: bytes) -> Container:
-    pos, size = 2, len(data)
+def read_jpeg(source: Source) -> Container:
+    pos, size = 2, source.size
+    base, data = source.span(0, 4)
     sof: tuple[int, int, int] | None = None
     icc_chunks: dict[int, bytes] = {}
     photoshop: list[bytes] = []  # joined once: hundreds of segments must not cost O(n²)
@@ -82,16 +89,19 @@ def read_jpeg(data: bytes) -> Container:
     for _ in range(MAX_SEGMENTS):
         if pos + 4 > size:
             raise CorruptFile("truncated before the image data")
-        if data[pos] != 0xFF:
+        if pos + 4 > base + len(data):
+            base, data = source.span(pos, pos + 4)
+        at = pos - base
+        if data[at] != 0xFF:
             raise CorruptFile(f"expected a marker at byte {pos}")
-        marker = data[pos + 1]
+        marker = data[at + 1]
         if marker == 0xFF:  # fill bytes, skipped in one go
-            pos = _FILL.match(data, pos + 1).end() - 1  # type: ignore[union-attr]
+            pos = _fill_end(source, pos + 1) - 1
             continue
         if marker in _STANDALONE:
             pos += 2
             continue
-        length = data[pos + 2] << 8 | data[pos + 3]
+        length = data[at + 2] << 8 | data[at + 3]
         end = pos + 2 + length
         if length < 2 or end > size:
             raise CorruptFile(f"segment 0x{marker:02X} runs past the end of the file")
@@ -101,7 +111,9 @@ def read_jpeg(data: bytes) -> Container:
         if marker not in _READ_SEGMENTS:
             pos = end
             continue
-        body = data[pos + 4 : end]
+        if end > base + len(data):
+            base, data = source.span(pos, end)
+        body = data[pos + 4 - base : end - base]
         pos = end
         if marker in _SOF and sof is None and len(body) >= 6:
             _, height, width, components = struct.unpack(">BHHB", body[:6])
@@ -122,7 +134,7 @@ def read_jpeg(data: bytes) -> Container:
         raise CorruptFile(f"more than {MAX_SEGMENTS} marker segments before the image data")
     if sof is None:
         raise CorruptFile("no frame header")
-    if data.rfind(b"\xff\xd9", pos) < 0:
+    if source.rfind(b"\xff\xd9", pos) < 0:
         raise CorruptFile("truncated image data (no end-of-image marker)")
     width, height, components = sof
     check_size(width, height)
@@ -136,6 +148,19 @@ def read_jpeg(data: bytes) -> Container:
         icc=b"".join(icc_chunks[k] for k in sorted(icc_chunks)) or None,
         colour={"components": components, "adobe_transform": adobe_transform},
     )
+
+
+def _fill_end(source: Source, pos: int) -> int:
+    """Where the run of 0xFF fill bytes at ``pos`` ends (read in as few spans as it takes)."""
+    while pos < source.size:
+        base, data = source.span(pos, pos + 1)
+        run = _FILL.match(data, pos - base)
+        if run is None:
+            return pos
+        pos = base + run.end()
+        if pos < base + len(data):
+            return pos
+    return pos
 
 
 def _exif_block(body: bytes) -> Tiff | None:
@@ -176,23 +201,31 @@ class _Inflater:
         return out
 
 
-def read_png(data: bytes) -> Container:
-    pos, size = 8, len(data)
+def read_png(source: Source) -> Container:
+    pos, size = 8, source.size
+    base, data = source.span(0, 16)
     result: Container | None = None
     inflate = _Inflater()
     icc: bytes | None = None  # the last iCCP's compressed profile, inflated once at IEND
     head = struct.Struct(">I4s")
+    stride = 0  # the last chunk's size: more like it are likely to follow (image data)
     while True:
         if pos + 8 > size:
             raise CorruptFile("truncated (no IEND chunk)")
-        length, kind = head.unpack_from(data, pos)
-        if pos + 8 + length > size:
+        if pos + 8 > base + len(data):
+            base, data = source.span(pos, pos + 8, stride)
+        length, kind = head.unpack_from(data, pos - base)
+        end = pos + 8 + length
+        stride = length + 12
+        if end > size:
             raise CorruptFile(f"chunk {kind!r} runs past the end of the file")
-        if kind not in _READ_CHUNKS and result is not None:  # image data: not even sliced
-            pos += 12 + length
+        if kind not in _READ_CHUNKS and result is not None:  # image data: not even read
+            pos = end + 4
             continue
-        body = data[pos + 8 : pos + 8 + length]
-        pos += 12 + length
+        if end > base + len(data):
+            base, data = source.span(pos, end)
+        body = data[pos + 8 - base : end - base]
+        pos = end + 4
         if result is None:
             if kind != b"IHDR" or length < 13:
                 raise CorruptFile("missing IHDR")
@@ -230,8 +263,8 @@ def _itxt_text(rest: bytes, inflate: _Inflater) -> bytes | None:
     return inflate(text, "XMP iTXt chunk") if compressed else text
 
 
-def read_tiff(data: bytes) -> Container:
-    tiff = Tiff(data)
+def read_tiff(source: Source) -> Container:
+    tiff = Tiff(source)
     ifd0 = tiff.read_ifd(tiff.ifd0_offset)
     width, height = ifd0.get(0x0100), ifd0.get(0x0101)
     if width is None or height is None or width.first_int is None or height.first_int is None:

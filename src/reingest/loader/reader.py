@@ -25,11 +25,12 @@ from reingest.loader.mime import JPEG, PNG, TIFF, detect_mime
 from reingest.loader.tiff import Tiff
 from reingest.loader.xmp import aggregate, raw_properties
 from reingest.model import Dimensions, FileMetadata
+from reingest.originals.source import Source, as_source
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_READERS: dict[str, Callable[[bytes], Container]] = {
+_READERS: dict[str, Callable[[Source], Container]] = {
     JPEG: read_jpeg,
     PNG: read_png,
     TIFF: read_tiff,
@@ -52,13 +53,15 @@ class FileFacts:
     size: int
 
 
-def read_file(data: bytes, filename: str | None = None) -> FileFacts:
+def read_file(data: bytes | Source, filename: str | None = None) -> FileFacts:
     """Raises UnsupportedFileType or CorruptFile when the file's container cannot be walked
     (its reason speaks of the file); a metadata block or value that cannot be read is left
-    out with a warning, and the image is kept."""
-    mime = detect_mime(data, filename)
+    out with a warning, and the image is kept. ``data`` may be a source that reads the file
+    in ranges (only its structures are read)."""
+    source = as_source(data)
+    mime = detect_mime(source, filename)
     try:
-        container = _READERS[mime](data)
+        container = _READERS[mime](source)
     except CorruptFile as error:
         raise CorruptFile(f"Corrupt {mime}: {error}") from error
     except LoaderError:
@@ -66,7 +69,7 @@ def read_file(data: bytes, filename: str | None = None) -> FileFacts:
     except _PARSE_ERRORS as error:
         log.warning("%s walk failed", mime, exc_info=error)
         raise CorruptFile(f"Corrupt {mime}: malformed {_STRUCTURES[mime]}") from error
-    return _read(mime, data, container)
+    return _read(mime, source.size, container)
 
 
 def _block(name: str, read: Callable[[], T], empty: T) -> T:
@@ -88,7 +91,7 @@ def _exif(tiff: Tiff) -> tuple[dict[str, str], dict[str, str], int | None]:
     return exif, exif_sub, orientation if orientation != 1 else None
 
 
-def _read(mime: str, data: bytes, container: Container) -> FileFacts:
+def _read(mime: str, size: int, container: Container) -> FileFacts:
     no_exif: tuple[dict[str, str], dict[str, str], int | None] = ({}, {}, None)
     exif, exif_sub, orientation = no_exif
     if (tiff := container.exif) is not None:
@@ -113,5 +116,5 @@ def _read(mime: str, data: bytes, container: Container) -> FileFacts:
         dimensions=Dimensions(width=container.width, height=container.height),
         exif_orientation=orientation,
         file_metadata=metadata,
-        size=len(data),
+        size=size,
     )

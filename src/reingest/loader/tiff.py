@@ -10,6 +10,7 @@ import math
 import struct
 
 from reingest.errors import CorruptFile
+from reingest.originals.source import Source, as_source
 
 #: TIFF field type → (struct code per value, byte size per value)
 _TYPES: dict[int, tuple[str, int]] = {
@@ -125,7 +126,7 @@ class Entry:
 
     @property
     def raw(self) -> bytes:
-        return self._tiff.data[self._start : self._start + _SIZES[self.type] * self.count]
+        return self._tiff.read(self._start, self._start + _SIZES[self.type] * self.count)
 
     @property
     def value(self) -> Value:
@@ -147,9 +148,10 @@ class Entry:
         return self.raw if typ in BYTES_TYPES else self._unpack(self.count)
 
     def _unpack(self, count: int) -> Value:
-        code = _TYPES[self.type][0]
+        code, size = _TYPES[self.type]
         values = struct.unpack_from(
-            f"{self._tiff.order}{count * len(code)}{code[0]}", self._tiff.data, self._start
+            f"{self._tiff.order}{count * len(code)}{code[0]}",
+            self._tiff.read(self._start, self._start + count * size),
         )
         if len(code) == 2:
             return tuple(map(Rational, values[::2], values[1::2]))
@@ -161,7 +163,7 @@ class Entry:
         if self._value is not None or self.count <= count:
             return self.value[:count]
         if self.type in BYTES_TYPES:
-            return self._tiff.data[self._start : self._start + count]
+            return self._tiff.read(self._start, self._start + count)
         return self._unpack(count)
 
     @property
@@ -197,13 +199,16 @@ class Entry:
 
 
 class Tiff:
-    """A TIFF structure inside ``data`` whose ``II*``/``MM*`` header starts at ``base``."""
+    """A TIFF structure inside ``data`` whose ``II*``/``MM*`` header starts at ``base``; its
+    IFDs and values are read where they are, so a ranged source fetches only those."""
 
-    def __init__(self, data: bytes, base: int = 0) -> None:
-        head = data[base : base + 8]
+    def __init__(self, data: bytes | Source, base: int = 0) -> None:
+        source = as_source(data)
+        self.read = source.read
+        self.size = source.size
+        head = self.read(base, base + 8)
         if len(head) < 8 or head[:4] not in (b"II*\x00", b"MM\x00*"):
             raise CorruptFile("Corrupt TIFF header")
-        self.data = data
         self.base = base
         self.order = "<" if head[:2] == b"II" else ">"
         self._count = struct.Struct(self.order + "H")
@@ -222,18 +227,18 @@ class Tiff:
         return cached
 
     def _read_ifd(self, offset: int) -> dict[int, Entry]:
-        data, base, order = self.data, self.base, self.order
+        base, order, size_of_data = self.base, self.order, self.size
         start = base + offset
-        if offset <= 0 or start + 2 > len(data):
+        if offset <= 0 or start + 2 > size_of_data:
             raise CorruptFile("TIFF IFD offset out of range")
-        (count,) = self._count.unpack_from(data, start)
+        (count,) = self._count.unpack(self.read(start, start + 2))
         if count > MAX_ENTRIES:
             raise CorruptFile(f"TIFF IFD claims {count} entries")
-        count = min(count, (len(data) - start - 2) // 12)
+        count = min(count, (size_of_data - start - 2) // 12)
         result: dict[int, Entry] = {}
         first = start + 2
-        entries = self._entry.iter_unpack(data[first : first + 12 * count])  # one slice, not n
-        sizes, size_of_data = _SIZES, len(data)
+        entries = self._entry.iter_unpack(self.read(first, first + 12 * count))  # one read, not n
+        sizes = _SIZES
         short_shift = 0 if order == "<" else 16  # a SHORT is the field's first two bytes
         inline = first - 4  # where the current entry's value field starts
         for tag, typ, n, pointer in entries:

@@ -6,6 +6,9 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
+
+from .source import BLOCK, RangedSource, Source
 
 
 def image_id_of(data: bytes) -> str:
@@ -34,7 +37,8 @@ class StoredOriginal:
     """An original as read back from the store."""
 
     id: str
-    data: bytes
+    #: all its bytes, or a source that reads them as they are asked for (``get_ranged``)
+    data: bytes | Source
     uri: str
     upload: UploadRecord
     #: ISO date of the stored object's last modification (S3 Last-Modified)
@@ -42,7 +46,11 @@ class StoredOriginal:
 
 
 class OriginalsStore(ABC):
-    """Where the original files live. Backends: ``file://`` (folder), later ``s3://``."""
+    """Where the original files live. Backends: ``file://`` (folder), ``s3://``."""
+
+    #: what one read of a range costs beyond its bytes, in bytes (``RangedSource``): nothing
+    #: for a local file
+    request_cost = 0
 
     @abstractmethod
     def put(self, data: bytes, upload: UploadRecord) -> tuple[str, bool]:
@@ -50,7 +58,25 @@ class OriginalsStore(ABC):
 
     @abstractmethod
     def get(self, image_id: str) -> StoredOriginal:
-        """Read an original back; raises ImageNotFound."""
+        """Read an original back whole; raises ImageNotFound."""
+
+    @abstractmethod
+    def get_ranged(self, image_id: str, window: int) -> StoredOriginal:
+        """An original of which only the first ``window`` bytes are read now (with its upload
+        record, in one request), the rest as the loader asks (``read_range``); its ``data`` is
+        the bytes themselves when the window holds them all. Raises ImageNotFound."""
+
+    @abstractmethod
+    def read_range(self, image_id: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (excluded) of an original: fewer, or none, past its end.
+        Raises ImageNotFound."""
+
+    def ranged(self, image_id: str, head: bytes, size: int, window: int) -> bytes | Source:
+        """The data of an original of ``size`` bytes whose first ones (``head``) are read."""
+        if len(head) >= size:
+            return head
+        fetch = partial(self.read_range, image_id)
+        return RangedSource(head, size, fetch, min(BLOCK, window), self.request_cost)
 
     @abstractmethod
     def exists(self, image_id: str) -> bool: ...

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
 from ..dates import from_epoch
@@ -44,17 +45,34 @@ class FileOriginalsStore(OriginalsStore):
         return image_id, True
 
     def get(self, image_id: str) -> StoredOriginal:
+        return self._get(image_id, None)
+
+    def get_ranged(self, image_id: str, window: int) -> StoredOriginal:
+        return self._get(image_id, window)
+
+    def _get(self, image_id: str, window: int | None) -> StoredOriginal:
+        """The original, whole or (``window``) from its first bytes on."""
         path = self.path_of(image_id)
-        try:
-            data = path.read_bytes()
-            stat = path.stat()
-        except (FileNotFoundError, NotADirectoryError) as missing:
-            raise ImageNotFound(f"no original stored for {image_id}") from missing
+        with self._open(image_id) as handle:
+            stat = os.fstat(handle.fileno())
+            head = handle.read() if window is None else handle.read(window)
         try:
             upload = UploadRecord(**json.loads(path.with_suffix(".json").read_text()))
         except FileNotFoundError:
             upload = UploadRecord()
+        data = head if window is None else self.ranged(image_id, head, stat.st_size, window)
         return StoredOriginal(image_id, data, path.as_uri(), upload, from_epoch(stat.st_mtime))
+
+    def read_range(self, image_id: str, start: int, end: int) -> bytes:
+        with self._open(image_id) as handle:
+            handle.seek(start)
+            return handle.read(max(0, end - start))
+
+    def _open(self, image_id: str) -> BinaryIO:
+        try:
+            return self.path_of(image_id).open("rb")
+        except (FileNotFoundError, NotADirectoryError) as missing:
+            raise ImageNotFound(f"no original stored for {image_id}") from missing
 
     def exists(self, image_id: str) -> bool:
         return self.path_of(image_id).is_file()

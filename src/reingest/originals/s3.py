@@ -10,7 +10,9 @@ An original is never overwritten: ``HeadObject`` first (cheap, and no upload whe
 then ``PutObject`` with ``IfNoneMatch='*'`` so that two concurrent uploads of the same bytes
 cannot replace one another. The bucket must exist (it is not created here).
 
-URL options: ``endpoint_url``, ``region`` (as for ``dynamodb://``).
+URL options: ``endpoint_url``, ``region`` (as for ``dynamodb://``); ``request_cost``, what a
+GET costs beyond its bytes, in bytes (default 1 MiB: see ``RangedSource``; 0 reads the fewest
+bytes whatever the number of requests).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC
 from typing import Any
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from botocore.exceptions import ClientError
 
@@ -32,6 +34,13 @@ _ID = re.compile(r"^[0-9a-f]{40}$")
 IDENTIFIER_PREFIX = "identifier!"
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 _EXISTS = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+_PAST_THE_END = {"InvalidRange", "416"}
+#: a GET's round trip (~20 ms in a region), in which about a megabyte would have arrived
+REQUEST_COST = 1 << 20
+
+
+class _PastTheEnd(Exception):
+    """A ranged GET that starts at or after the object's end (S3 answers 416)."""
 
 
 def encode_metadata(upload: UploadRecord) -> dict[str, str]:
@@ -85,6 +94,7 @@ class S3OriginalsStore(OriginalsStore):
             raise ConfigurationError(f"expected s3://BUCKET[/PREFIX], got {url!r}")
         self.bucket = parsed.netloc
         self.prefix = parsed.path.strip("/")
+        self.request_cost = _request_cost(parse_qs(parsed.query).get("request_cost"))
         self.client = aws_client("s3", url)
 
     def key_of(self, image_id: str) -> str:
@@ -116,21 +126,54 @@ class S3OriginalsStore(OriginalsStore):
         return image_id, True
 
     def get(self, image_id: str) -> StoredOriginal:
-        try:
-            response: Any = self.client.get_object(Bucket=self.bucket, Key=self.key_of(image_id))
-        except ClientError as error:
-            if error_code(error) in _MISSING:
-                raise ImageNotFound(f"no original stored for {image_id}") from error
-            raise
+        return self._get(image_id, None)
+
+    def get_ranged(self, image_id: str, window: int) -> StoredOriginal:
+        return self._get(image_id, window)
+
+    def _get(self, image_id: str, window: int | None) -> StoredOriginal:
+        """The original, whole or (``window``) from its first bytes on: one GET either way,
+        its size read from the ranged answer's Content-Range."""
+        if window is None:
+            response = self._get_object(image_id)
+        else:
+            try:
+                response = self._get_object(image_id, Range=f"bytes=0-{window - 1}")
+            except _PastTheEnd:  # an empty original has no first byte to range on
+                response = self._get_object(image_id)
         with response["Body"] as body:
-            data = body.read()
+            head = body.read()
+        size = _object_size(response)
         return StoredOriginal(
             image_id,
-            data,
+            head if window is None else self.ranged(image_id, head, size, window),
             self.uri_of(image_id),
             decode_metadata(response.get("Metadata") or {}),
             format_iso(response["LastModified"]),
         )
+
+    def read_range(self, image_id: str, start: int, end: int) -> bytes:
+        if end <= start:
+            return b""
+        try:
+            response = self._get_object(image_id, Range=f"bytes={start}-{end - 1}")
+        except _PastTheEnd:
+            return b""
+        with response["Body"] as body:
+            data: bytes = body.read()
+        return data
+
+    def _get_object(self, image_id: str, **options: str) -> Any:
+        """GetObject; raises ImageNotFound, or _PastTheEnd for a range after the last byte."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self.key_of(image_id), **options)
+        except ClientError as error:
+            code = error_code(error)
+            if code in _MISSING:
+                raise ImageNotFound(f"no original stored for {image_id}") from error
+            if code in _PAST_THE_END:
+                raise _PastTheEnd from error
+            raise
 
     def exists(self, image_id: str) -> bool:
         try:
@@ -161,3 +204,20 @@ class S3OriginalsStore(OriginalsStore):
                 # only originals: Grid's image bucket also holds optimised/<key> PNGs
                 if _ID.match(name) and entry["Key"] == self.key_of(name):
                     yield name
+
+
+def _object_size(response: Mapping[str, Any]) -> int:
+    """The whole object's size: after the slash of a ranged answer's Content-Range."""
+    content_range = response.get("ContentRange")
+    if content_range:
+        return int(content_range.rsplit("/", 1)[1])
+    return int(response["ContentLength"])
+
+
+def _request_cost(values: list[str] | None) -> int:
+    """The URL's ``request_cost`` (bytes, 0 or more), else REQUEST_COST."""
+    if not values:
+        return REQUEST_COST
+    if not values[-1].isdigit():
+        raise ConfigurationError(f"request_cost must be a number of bytes, got {values[-1]!r}")
+    return int(values[-1])

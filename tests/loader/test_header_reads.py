@@ -1,0 +1,245 @@
+"""Header reads project exactly as whole reads, and read little.
+
+Each original is projected from a store twice over: read whole (window 0) and read from a first
+window on (``get_ranged``: the rest fetched where the file's structure points), with windows from
+16 bytes (nearly every structure fetched on demand) to the default. The projections, thumbnails
+included, or the failures must be equal: for every Grid fixture, the sample library and the
+loader fuzzer's mutations (its seeds and mutations, ``test_fuzz.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from grid_fixtures import FIXTURES
+from hostile_files import (
+    ASCII,
+    SHORT,
+    jpeg_fill_bytes,
+    jpeg_tiny_segments,
+    png_tiny_chunks,
+    tiff_shared_text,
+)
+from PIL import Image
+from test_fuzz import FORMATS, SEED, mutate, png_spans
+
+from reingest.backends import Components
+from reingest.loader import build_image
+from reingest.originals.base import OriginalsStore, StoredOriginal, UploadRecord
+from reingest.originals.file import FileOriginalsStore
+from reingest.originals.source import MAX_FETCHES, WINDOW, RangedSource
+from reingest.projection import Projector
+from reingest.sample import generate_sample_library
+from reingest.services.base import DataServices
+from reingest.services.local import LocalDataServices
+
+#: ``store``, once per backend
+pytest_plugins = ["originals_support"]
+
+UPLOAD_TIME = "2024-01-01T00:00:00.000Z"
+WINDOWS = (16, 700, 65_536, WINDOW)
+#: mutated files per format compared (the fuzzer's first cases, with its seed)
+FUZZ_CASES = 150
+Outcome = tuple[Any, ...]
+
+
+def failure(error: Exception) -> Outcome:
+    return type(error).__name__, str(error)
+
+
+def projected(store: OriginalsStore, services: DataServices, image_id: str, window: int) -> Any:
+    """The projection and the thumbnail it made (none was stored), or the failure."""
+    if isinstance(store, FileOriginalsStore):
+        store.thumbnail_path(image_id).unlink(missing_ok=True)
+    try:
+        image = Projector(store, services, window=window).project(image_id)
+    except Exception as error:
+        return failure(error)
+    return image.to_json(), store.get_thumbnail(image_id)
+
+
+def assert_projected_alike(
+    store: OriginalsStore, services: DataServices, ids: list[str], windows: tuple[int, ...]
+) -> None:
+    for image_id in ids:
+        whole = projected(store, services, image_id, 0)
+        for window in windows:
+            assert projected(store, services, image_id, window) == whole, (image_id, window)
+
+
+def loaded(stored: StoredOriginal) -> Any:
+    """The loader's image (no processors, as the fuzzer projects), or the failure."""
+    try:
+        return build_image(stored, UPLOAD_TIME, processors=()).to_json()
+    except Exception as error:
+        return failure(error)
+
+
+def test_every_grid_fixture_projects_alike_from_header_reads(
+    store: OriginalsStore, components: Components
+) -> None:
+    files = [p for p in sorted(FIXTURES.rglob("*")) if p.is_file() and p.suffix != ".md"]
+    files.remove(FIXTURES / "expected.json")
+    ids = {store.put(path.read_bytes(), UploadRecord(filename=path.name))[0] for path in files}
+    assert len(ids) > 25
+    # S3 reads the same bytes (the originals suite checks its ranges): fewer, bigger windows
+    windows = WINDOWS if isinstance(store, FileOriginalsStore) else WINDOWS[1::2]
+    assert_projected_alike(store, components.services, sorted(ids), windows)
+
+
+def test_the_sample_library_projects_alike_from_header_reads(
+    tmp_path: Path, components: Components
+) -> None:
+    sample = generate_sample_library(tmp_path / "sample", count=24)
+    assert isinstance(components.services, LocalDataServices)
+    components.services.load(sample.services.items())
+    store = components.originals
+    ids = [
+        store.put(path.read_bytes(), UploadRecord(filename=path.name))[0]
+        for path in [*sample.good, *sample.broken]
+    ]
+    assert {path.suffix for path in sample.good} == {".jpg", ".png", ".tif"}
+    assert_projected_alike(store, components.services, ids, WINDOWS)
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_the_fuzzers_mutations_load_alike_from_header_reads(
+    kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("ERROR")  # the loader's warnings are expected here
+    store = FileOriginalsStore(tmp_path.as_uri())
+    originals = [(path.name, path.read_bytes()) for path in FORMATS[kind]]
+    for case in range(FUZZ_CASES):
+        rng = random.Random(f"{SEED}:{kind}:{case}")
+        name, original = rng.choice(originals)
+        image_id, _ = store.put(mutate(rng, original), UploadRecord(filename=name))
+        whole = loaded(store.get(image_id))
+        for window in (16, 700):
+            assert loaded(store.get_ranged(image_id, window)) == whole, (case, window)
+
+
+# -- what header reads cost ----------------------------------------------------------------------
+
+
+def ranged(data: bytes, window: int, request_cost: int = 0) -> RangedSource:
+    """``data`` read from its first ``window`` bytes on, 4 KiB at a time."""
+    return RangedSource(
+        data[:window], len(data), lambda start, end: data[start:end], 4096, request_cost
+    )
+
+
+def photo(fmt: str, size: tuple[int, int] = (1600, 1200)) -> bytes:
+    """A noise picture (so it stays big once compressed) with EXIF."""
+    noise = random.Random(size[0]).randbytes(size[0] * size[1] * 3)
+    exif = Image.Exif()
+    exif[0x013B] = "Header Reads"  # Artist
+    exif.get_ifd(0x8769)[0x9003] = "2024:05:06 07:08:09"  # DateTimeOriginal
+    out = io.BytesIO()
+    Image.frombytes("RGB", size, noise).save(out, fmt, exif=exif, quality=95)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "TIFF"])
+def test_a_multi_megabyte_original_is_read_by_its_header(fmt: str) -> None:
+    data = photo(fmt)
+    source = ranged(data, WINDOW)
+    stored = StoredOriginal("id", source, "file:///x", UploadRecord(), UPLOAD_TIME)
+    image = build_image(stored, UPLOAD_TIME, processors=())
+    assert image.fileMetadata.exif["Artist"] == "Header Reads"
+    assert len(data) > 2_000_000 and image.source.size == len(data)
+    if fmt == "PNG":  # the window, then one block per image data chunk's header past it
+        past_the_window = [span for span in png_spans(data) if span[0] + 8 > WINDOW]
+        assert 1 < source.requests <= 1 + len(past_the_window)
+        assert source.bytes_read <= WINDOW + 4096 * len(past_the_window)
+    else:  # the window (Pillow writes a TIFF's IFD first), then JPEG: its end-of-image marker
+        assert source.requests == (2 if fmt == "JPEG" else 1)
+        assert source.bytes_read <= WINDOW + 2 * 4096
+    assert source.bytes_read < len(data) / 8
+
+
+def scattered_tiff(size: int = 4 << 20) -> bytes:
+    """A TIFF whose text tags point a megabyte apart, or past its end, or run past it."""
+    texts = [0x010D, 0x010E, 0x010F, 0x0110, 0x0131, 0x013B, 0x8298]
+    entries = [(0x0100, SHORT, 1, 1), (0x0101, SHORT, 1, 1)]
+    entries += [(tag, ASCII, 8, (n + 1) << 20) for n, tag in enumerate(texts[:3])]
+    entries += [(texts[3], ASCII, 8, 0xFFFFFFF0), (texts[4], ASCII, 0x7FFFFFFF, 64)]
+    entries += [(texts[5], ASCII, 16, size - 8)]
+    table = struct.pack("<H", len(entries)) + b"".join(
+        struct.pack("<HHII", tag, typ, count, value) for tag, typ, count, value in entries
+    )
+    data = bytearray(b"II*\x00" + struct.pack("<I", 8) + table + bytes(4))
+    data += bytes(size - len(data))
+    for n in range(3):
+        data[(n + 1) << 20 : ((n + 1) << 20) + 8] = b"text %d\x00" % n
+    return bytes(data)
+
+
+HOSTILE: dict[str, tuple[str, Callable[[], bytes]]] = {
+    "text tags scattered and past the end": ("scattered.tif", scattered_tiff),
+    "ten text tags over one 2 MB text": ("texts.tif", lambda: tiff_shared_text(2 << 20)),
+    "2 MB of JPEG fill bytes": ("fill.jpg", lambda: jpeg_fill_bytes(2 << 20)),
+    "200,000 empty JPEG segments": ("segments.jpg", lambda: jpeg_tiny_segments(200_000)),
+    "100,000 empty PNG chunks": ("chunks.png", lambda: png_tiny_chunks(100_000)),
+    "a JPEG with no end-of-image marker": ("open.jpg", lambda: photo("JPEG")[:-2] + b"\x00\x00"),
+    "a PNG chunk 4 GB long": (
+        "long.png",
+        lambda: (
+            photo("PNG", (300, 200))[:-12] + struct.pack(">I", 0xFFFFFFF0) + b"tEXt" + b"x" * 99
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_hostile_file_costs_bounded_header_reads(
+    name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever a file points at, reads stop at its end, and past MAX_FETCHES fetches the rest
+    is read whole: at most twice its bytes, in at most MAX_FETCHES + 2 requests."""
+    caplog.set_level("ERROR")
+    filename, build = HOSTILE[name]
+    data = build()
+    upload = UploadRecord(filename=filename)
+    whole = loaded(StoredOriginal("id", data, "file:///x", upload, UPLOAD_TIME))
+    source = ranged(data, 4096)
+    assert loaded(StoredOriginal("id", source, "file:///x", upload, UPLOAD_TIME)) == whole
+    assert source.requests <= MAX_FETCHES + 2 and source.bytes_read <= 2 * len(data)
+
+
+def test_tags_pointing_far_apart_cost_a_block_each() -> None:
+    data = scattered_tiff()
+    source = ranged(data, 4096)
+    image = loaded(StoredOriginal("id", source, "file:///x", UploadRecord(), UPLOAD_TIME))
+    assert image["fileMetadata"]["exif"]["Make"] == "text 2"
+    assert "Model" not in image["fileMetadata"]["exif"]  # past the end: dropped, never read
+    # the window, where IFD0's 1024 entries at most could be (the DNG check), a block per text
+    assert source.requests == 1 + 1 + 3
+    assert source.bytes_read <= 4096 + (12 * 1024 + 4096) + 3 * 4096
+
+
+def test_where_requests_are_dear_a_png_is_read_whole_past_its_window() -> None:
+    """A request costing a megabyte (S3's default), the hundred chunk headers of this PNG's
+    image data would cost far more than the rest of it: it is read in one request."""
+    data = photo("PNG")
+    source = ranged(data, WINDOW, request_cost=1 << 20)
+    assert loaded(StoredOriginal("id", source, "file:///x", UploadRecord(), UPLOAD_TIME)) == loaded(
+        StoredOriginal("id", data, "file:///x", UploadRecord(), UPLOAD_TIME)
+    )
+    assert (source.requests, source.bytes_read) == (2, len(data))
+
+
+def test_once_fetches_cost_what_the_rest_would_the_rest_is_read_at_once() -> None:
+    """Requests costing 2 MiB, the third fetch past the window of this 4 MB TIFF (after the
+    DNG check's and the first text's) brings the charges over the 2 + 4 MB the rest costs."""
+    data = scattered_tiff()
+    source = ranged(data, 4096, request_cost=2 << 20)
+    image = loaded(StoredOriginal("id", source, "file:///x", UploadRecord(), UPLOAD_TIME))
+    assert image["fileMetadata"]["exif"]["Make"] == "text 2"
+    assert source.requests == 1 + 2 + 1  # the window, two fetches, the rest
+    assert len(data) < source.bytes_read < len(data) + 2 * (12 * 1024 + 4096)
