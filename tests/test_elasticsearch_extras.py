@@ -1,7 +1,8 @@
 """The Elasticsearch index without a server: the official client runs for real, only its HTTP
 transport is replaced by a small in-memory Elasticsearch (documents, _seq_no/_primary_term
-optimistic concurrency, and the mapping, judged by ``mapping.check_document`` as the embedded
-index judges it). The shared index suite runs on it, and
+optimistic concurrency, the mapping, judged by ``mapping.check_document`` as the embedded
+index judges it, near-real-time search that sees writes after a refresh, and a write queue
+that can be made to refuse requests or items with 429). The shared index suite runs on it, and
 the requests the backend builds are checked. Against a real server: REINGEST_TEST_ES_URL."""
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -18,15 +21,33 @@ import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 
 from contracts import test_index_contract as contract
-from reingest.errors import ConfigurationError, MappingRejection
+from reingest.backends import Components
+from reingest.errors import ConfigurationError, DocumentRejected, DownstreamError, MappingRejection
+from reingest.index import elasticsearch as es_backend
 from reingest.index.documents import DocumentUpdate, file_digest
-from reingest.index.elasticsearch import ElasticsearchIndex
+from reingest.index.elasticsearch import BulkAction, ElasticsearchIndex, bulk_requests
 from reingest.index.mapping import MAPPING, SETTINGS, check_document
+from reingest.messages import REINGEST_IMAGE, image_payload
+from reingest.streams.base import Priority
+from reingest.thrall import consume_once
+from reingest.throttle import Cause, for_thrall
+
+REJECTED = {
+    "type": "es_rejected_execution_exception",
+    "reason": "rejected execution of coordinating operation [write queue full]",
+}
+
+
+def ndjson(body: Any) -> list[Any]:
+    """A bulk body as the lines Elasticsearch reads (the client sends bytes lines as they are)."""
+    return [json.loads(line) for chunk in body for line in chunk.splitlines()]
 
 
 class FakeElasticsearch:
     def __init__(self) -> None:
         self.indices: dict[str, dict[str, tuple[dict[str, Any], int]]] = {}
+        #: what search-based reads see: each index as of its last refresh
+        self.searchable: dict[str, dict[str, tuple[dict[str, Any], int]]] = {}
         self.created: dict[str, Any] = {}
         #: alias → the indices it points at
         self.aliases: dict[str, set[str]] = {}
@@ -34,6 +55,10 @@ class FakeElasticsearch:
         self.requests: list[tuple[str, str, Any]] = []
         #: ids whose next conditional write fails with a version conflict (a concurrent writer)
         self.conflict_once: set[str] = set()
+        #: the next bulk requests refused whole with a 429 (the write queue is full)
+        self.busy_requests = 0
+        #: ids refused with an item 429 this many more times
+        self.busy_items: Counter[str] = Counter()
 
     def perform_request(
         self, method: str, target: str, *, body: Any = None, **_options: Any
@@ -54,7 +79,13 @@ class FakeElasticsearch:
         query = {k: v[0] for k, v in parse_qs(split.query).items()}
         parts = [unquote(p) for p in split.path.strip("/").split("/")]
         if parts == ["_bulk"]:
-            return 200, self.bulk(body)
+            if self.busy_requests:
+                self.busy_requests -= 1
+                return 429, {"error": {**REJECTED, "root_cause": [REJECTED]}, "status": 429}
+            answer = self.bulk(ndjson(body))
+            if "refresh" in query:
+                self.refresh()
+            return 200, answer
         if parts == ["_aliases"] and method == "POST":
             return self.update_aliases(body["actions"])
         if parts[-1] == "_alias" and method == "GET":
@@ -89,6 +120,11 @@ class FakeElasticsearch:
                     on.discard(name)
                 return 200, {"acknowledged": True}
         assert docs is not None, f"index {name} missing for {method} {target}"
+        # reads by id must be real-time: they see writes no refresh has made searchable yet
+        assert query.get("realtime", "true") == "true", target
+        if parts[1] == "_refresh":
+            self.refresh()
+            return 200, {"_shards": {"failed": 0}}
         if parts[1] == "_doc" and method == "GET":
             if parts[2] not in docs:
                 return 404, {"_id": parts[2], "found": False}
@@ -105,10 +141,12 @@ class FakeElasticsearch:
                 ]
             }
         if parts[1] == "_count":
-            return 200, {"count": len(docs)}
+            return 200, {"count": len(self.searchable.get(self.resolve(name), {}))}
         if parts[1] == "_delete_by_query":
             deleted = len(docs)
             docs.clear()
+            if query.get("refresh") == "true":
+                self.refresh()
             return 200, {"deleted": deleted}
         raise AssertionError(f"unexpected request {method} {target}")
 
@@ -141,10 +179,13 @@ class FakeElasticsearch:
         """A page of ids sorted on ``id`` after ``search_after`` (only what ``ids`` asks)."""
         assert body["sort"] == [{"id": "asc"}] and body["_source"] is False
         after = (body.get("search_after") or [""])[0]
-        docs = self.indices[self.resolve(body["pit"]["id"])]
-        page = sorted(i for i in docs if i > after)[: body["size"]]
+        visible = self.searchable.get(self.resolve(body["pit"]["id"]), {})
+        page = sorted(i for i in visible if i > after)[: body["size"]]
         hits = [{"_id": i, "sort": [i]} for i in page]
         return {"pit_id": body["pit"]["id"], "hits": {"hits": hits}}
+
+    def refresh(self) -> None:
+        self.searchable = {name: dict(docs) for name, docs in self.indices.items()}
 
     def hit(
         self, image_id: str, stored: tuple[dict[str, Any], int], includes: str | None = None
@@ -173,6 +214,10 @@ class FakeElasticsearch:
                 continue
             docs = self.indices[physical]
             image_id = meta["_id"]
+            if self.busy_items[image_id] > 0:  # the write queue was full: nothing happened
+                self.busy_items[image_id] -= 1
+                items.append({action: {"_id": image_id, "status": 429, "error": REJECTED}})
+                continue
             result: dict[str, Any] = {"_id": image_id, "status": 200}
             try:
                 if action != "delete":
@@ -270,21 +315,96 @@ def test_shards_and_replicas_come_from_the_url(fake: FakeElasticsearch) -> None:
             ElasticsearchIndex(f"http://localhost:9200/other?{bad}")
 
 
-def test_writes_are_conditional_and_wait_for_refresh(
+def bulk_bodies(fake: FakeElasticsearch) -> list[list[Any]]:
+    return [ndjson(body) for _method, target, body in fake.requests if "_bulk" in target]
+
+
+def test_writes_are_conditional_ask_for_no_refresh_and_are_read_in_real_time(
     fake: FakeElasticsearch, es_index: ElasticsearchIndex
 ) -> None:
     image = contract.image("a")
     es_index.apply([DocumentUpdate.image(image, "2024-01-01T00:00:00.000Z")])
     es_index.apply([DocumentUpdate.image(image, "2024-02-01T00:00:00.000Z")])
-    bulks = [(target, body) for method, target, body in fake.requests if "_bulk" in target]
-    assert all("refresh=wait_for" in target for target, _ in bulks)
-    assert list(bulks[0][1][0]) == ["create"]
-    assert bulks[1][1][0] == {
+    assert not [target for _m, target, _b in fake.requests if "refresh" in target]
+    bulks = bulk_bodies(fake)
+    assert list(bulks[0][0]) == ["create"]
+    assert bulks[1][0] == {
         "index": {"_index": "Images_Current", "_id": "a", "if_seq_no": 1, "if_primary_term": 1}
     }
     # a stale message changes nothing: no write at all
     es_index.apply([DocumentUpdate.image(image, "2023-01-01T00:00:00.000Z")])
-    assert len([r for r in fake.requests if "_bulk" in r[1]]) == 2
+    assert len(bulk_bodies(fake)) == 2
+    # what thrall and the checker read sees the write at once; searches after a refresh
+    assert es_index.get("a") is not None and es_index.file_digests(["a"]).keys() == {"a"}
+    assert es_index.count() == 0 and list(es_index.ids()) == []
+    es_index.refresh()
+    assert es_index.count() == 1 and list(es_index.ids()) == ["a"]
+
+
+def test_bulk_requests_are_cut_by_bytes_and_by_count() -> None:
+    sizes = [4, 4, 4, 9, 1, 1, 1]
+    actions = [BulkAction("index", str(n), b"x" * size) for n, size in enumerate(sizes)]
+    cut = [[a.image_id for a in request] for request in bulk_requests(actions, 8, 2)]
+    # 8 bytes at most (the 9-byte action alone), 2 actions at most
+    assert cut == [["0", "1"], ["2"], ["3"], ["4", "5"], ["6"]]
+
+
+def test_a_big_batch_goes_in_requests_of_at_most_the_byte_budget(
+    fake: FakeElasticsearch, es_index: ElasticsearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(es_backend, "BULK_BYTES", 4_000)
+    images = [contract.image(f"{n:02d}", metadata={"title": "t" * 300}) for n in range(30)]
+    es_index.apply([DocumentUpdate.image(image, "2024-01-01T00:00:00.000Z") for image in images])
+    sizes = [sum(map(len, body)) for _m, target, body in fake.requests if "_bulk" in target]
+    assert len(sizes) > 1 and max(sizes) <= 4_000 and sum(sizes) > 30 * 300
+    assert sorted(es_index.get_many([image["id"] for image in images])) == [
+        image["id"] for image in images
+    ]
+
+
+def test_items_refused_for_load_are_sent_again_alone_after_a_growing_pause(
+    fake: FakeElasticsearch, es_index: ElasticsearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr(time, "sleep", pauses.append)
+    fake.busy_items.update({"b": 2, "c": 1})
+    updates = [DocumentUpdate.image(contract.image(i), "2024-01-01T00:00:00.000Z") for i in "abc"]
+    es_index.apply(updates)
+    sent = [
+        [line["create"]["_id"] for line in body if "create" in line] for body in bulk_bodies(fake)
+    ]
+    assert sent == [["a", "b", "c"], ["b", "c"], ["b"]]  # what succeeded is never sent again
+    assert sorted(es_index.get_many(list("abc"))) == list("abc")
+    assert es_index.rejected_writes == 3
+    # full jitter: each pause random below a bound that doubles from the first, capped
+    assert len(pauses) == 2
+    assert 0 <= pauses[0] <= es_backend.BACKOFF_FIRST_SECONDS
+    assert 0 <= pauses[1] <= 2 * es_backend.BACKOFF_FIRST_SECONDS
+
+
+def test_a_whole_request_refused_for_load_is_sent_again_after_a_pause(
+    fake: FakeElasticsearch, es_index: ElasticsearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr(time, "sleep", pauses.append)
+    fake.busy_requests = 2
+    es_index.apply([DocumentUpdate.image(contract.image("a"), "2024-01-01T00:00:00.000Z")])
+    assert len(bulk_bodies(fake)) == 3 and len(pauses) == 2
+    assert es_index.get("a") is not None and es_index.rejected_writes == 2
+
+
+def test_a_cluster_that_keeps_refusing_is_a_downstream_error_after_the_last_try(
+    fake: FakeElasticsearch, es_index: ElasticsearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr(time, "sleep", pauses.append)
+    fake.busy_requests = es_backend.BULK_TRIES
+    with pytest.raises(DownstreamError, match="es_rejected_execution_exception"):
+        es_index.apply([DocumentUpdate.image(contract.image("a"), "2024-01-01T00:00:00.000Z")])
+    assert len(bulk_bodies(fake)) == es_backend.BULK_TRIES
+    assert len(pauses) == es_backend.BULK_TRIES - 1
+    assert max(pauses) <= es_backend.BACKOFF_CAP_SECONDS
+    assert es_index.get("a") is None
 
 
 def test_a_version_conflict_is_read_again_and_retried(
@@ -305,7 +425,7 @@ def test_deletes_are_conditional_too(fake: FakeElasticsearch, es_index: Elastics
     assert es_index.apply([DocumentUpdate("a", "delete-image", "2024-02-01T00:00:00.000Z")]) == {
         "a"
     }
-    deletes = [body[0] for _m, target, body in fake.requests if "_bulk" in target]
+    deletes = [body[0] for body in bulk_bodies(fake)]
     assert deletes[-1] == {
         "delete": {"_index": "Images_Current", "_id": "a", "if_seq_no": 1, "if_primary_term": 1}
     }
@@ -315,8 +435,6 @@ def test_deletes_are_conditional_too(fake: FakeElasticsearch, es_index: Elastics
 def test_a_document_the_mapping_refuses_is_a_readable_error(es_index: ElasticsearchIndex) -> None:
     """A 400 on a bulk item is that document's fault (DocumentRejected: thrall dead-letters
     its message alone); any other failure is the cluster's (DownstreamError)."""
-    from reingest.errors import DocumentRejected
-
     bad = contract.image("a", notAGridField=1)
     with pytest.raises(
         DocumentRejected, match=r"refused 1 documents; first: a: mapping set to strict"
@@ -341,3 +459,23 @@ def test_search_asks_for_every_word_each_filter_and_newest_first(
     }
     assert body["sort"][0] == {"uploadTime": {"order": "desc"}}
     assert (body["from"], body["size"], body["track_total_hits"]) == (10, 5, True)
+
+
+def test_thrall_slows_its_low_traffic_when_the_cluster_refuses_writes_for_load(
+    fake: FakeElasticsearch,
+    es_index: ElasticsearchIndex,
+    components: Components,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(time, "sleep", lambda _seconds: None)
+    ids = [f"{n:040x}" for n in range(5)]
+    images = [contract.image(i, source=contract.asset("file:///x")) for i in ids]
+    payloads = [image_payload(REINGEST_IMAGE, json.dumps(image).encode()) for image in images]
+    components.streams.publish(Priority.LOW, payloads)
+    fake.busy_items.update({ids[1]: 1, ids[3]: 2})
+    pace = for_thrall(components.settings, "thrall-test", components.streams, es_index)
+    cycle = consume_once(components.streams, es_index, "t", 30, throttle=pace)
+    assert (cycle.priority, cycle.applied) == (Priority.LOW, 5)  # the retries got them through
+    assert sorted(es_index.get_many(ids)) == ids
+    assert pace.rate.cut is not None and pace.rate.cut.cause is Cause.REJECTED
+    assert pace.rate.cut.reason == "the index refused 3 writes for load (429)"

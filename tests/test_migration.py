@@ -29,7 +29,7 @@ from reingest.originals.base import UploadRecord
 from reingest.originals.file import FileOriginalsStore
 from reingest.progress.sqlite import SqliteProgressTable
 from reingest.states import State
-from test_elasticsearch_extras import FakeElasticsearch
+from test_elasticsearch_extras import FakeElasticsearch, ndjson
 
 AT = "2024-01-01T00:00:00.000Z"
 
@@ -214,7 +214,7 @@ def test_elasticsearch_copies_go_through_the_alias_and_a_moved_alias_plans_again
     stale = migration.Aliases.read(index).mirrors(datetime.now(UTC))
     migration.write(index, [DocumentUpdate.image(image("a"), AT)])
     [copy_request] = [r for r in server.requests if r[1] == "/_bulk"][:1]
-    assert copy_request[2][0] == {
+    assert ndjson(copy_request[2])[0] == {
         "index": {"_index": migration.MIGRATION, "require_alias": True, "_id": "a"}
     }
     end_every_id(progress)

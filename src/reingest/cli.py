@@ -40,6 +40,7 @@ from .runner import RunSummary, remaining, run, run_thrall, run_worker
 from .services.local import LocalDataServices
 from .states import FAILURE_STATES, State
 from .streams.base import Priority
+from .throttle import published
 from .workers import settle_garbage_collector, worker_name
 
 app = typer.Typer(
@@ -112,6 +113,25 @@ def counts_table(counts: dict[State, int], title: str = "Progress by state") -> 
         if counts.get(state):
             table.add_row(str(state.value), state.name, f"{counts[state]:,}")
     table.add_row("", "[bold]total[/bold]", f"[bold]{sum(counts.values()):,}[/bold]")
+    return table
+
+
+def throttle_table(throttles: list[dict[str, Any]], now: float) -> Table:
+    """Each running throttle's rate and why it was last cut (``throttle.published``)."""
+    table = Table(title="Throttle (images/s)")
+    for column in ("loop", "worker"):
+        table.add_column(column)
+    for column in ("rate", "bounds", "cuts"):
+        table.add_column(column, justify="right")
+    table.add_column("last cut")
+    for one in throttles:
+        cut = "—"
+        if one["cutAt"] is not None:
+            cut = f"{now - one['cutAt']:.0f}s ago: {one['reason']}"
+        bounds = f"{one['minRate']:,g}–{one['maxRate']:,g}"
+        table.add_row(
+            one["role"], one["worker"], f"{one['rate']:,.1f}", bounds, f"{one['cuts']:,}", cut
+        )
     return table
 
 
@@ -372,18 +392,22 @@ def _no_close(handle: Any) -> Iterator[Any]:
 
 @app.command()
 def stats(as_json: JsonFlag = False) -> None:
-    """Count ids per state."""
+    """Count ids per state; the rate of each running throttle and why it was last cut."""
     with components() as opened:
         counts = opened.progress.counts()
+        throttles = published(opened.settings.home)
     if as_json:
-        dump(
-            {
-                "counts": {s.name: counts[s] for s in State if counts.get(s)},
-                "total": sum(counts.values()),
-            }
-        )
+        report: dict[str, Any] = {
+            "counts": {s.name: counts[s] for s in State if counts.get(s)},
+            "total": sum(counts.values()),
+        }
+        if throttles:
+            report["throttle"] = throttles
+        dump(report)
     else:
         out.print(counts_table(counts))
+        if throttles:
+            out.print(throttle_table(throttles, time.time()))
 
 
 @app.command()

@@ -57,6 +57,10 @@ class Settings:
     start_state: State = State.NotStarted
     checker_start_state: State = State.Enqueued
     latency_threshold_ms: int = 60_000
+    throttle_latency_ms: int = 1_000
+    throttle_min_rate: float = 5.0
+    throttle_max_rate: float = 10_000.0
+    throttle_step: float = 20.0
     lease_seconds: float = 300.0
     max_attempts: int = 5
     projection_max_in_flight: int = 32
@@ -330,6 +334,37 @@ REGISTRY: tuple[Setting, ...] = (
         "skip an index run while the low stream's oldest message is older than this (ms)",
         _count,
         Settings.latency_threshold_ms,
+    ),
+    Setting(
+        "throttle_latency_ms",
+        _env("REINGEST_THROTTLE_LATENCY_MS"),
+        "the most a user edit should wait (ms): reingestion slows while the high stream's "
+        "oldest message is older, or a thrall batch takes over 3/4 of it to write",
+        _count,
+        Settings.throttle_latency_ms,
+    ),
+    Setting(
+        "throttle_min_rate",
+        _env("REINGEST_THROTTLE_MIN_RATE"),
+        "the throttle never slows thrall's consumption below the high stream, or an indexer, "
+        "below this (images/s each)",
+        _positive,
+        Settings.throttle_min_rate,
+    ),
+    Setting(
+        "throttle_max_rate",
+        _env("REINGEST_THROTTLE_MAX_RATE"),
+        "nor lets either go faster than this (images/s each; where each starts)",
+        _positive,
+        Settings.throttle_max_rate,
+    ),
+    Setting(
+        "throttle_step",
+        _env("REINGEST_THROTTLE_STEP"),
+        "images/s the throttle adds per second while the index is healthy (a cut multiplies "
+        "by 0.7)",
+        _positive,
+        Settings.throttle_step,
     ),
     Setting(
         "lease_seconds",

@@ -17,6 +17,7 @@ from .migration import Aliases, MigrationState
 from .runner import RunSummary
 from .states import FAILURE_STATES, State
 from .streams.base import Priority
+from .throttle import published
 
 #: failure groups exported; the rest are summed under reason="(other)"
 MAX_REASONS = 50
@@ -55,6 +56,7 @@ def collect(components: Components, run: RunSummary | None = None) -> CollectorR
         failures.labels(group.state.name, group.reason).set(group.count)
     if (audit := last_report(components.settings.home)) is not None:
         _add_audit(registry, audit)
+    _add_throttles(registry, published(components.settings.home))
     if run is not None:
         _add_run(registry, run)
     return registry
@@ -117,6 +119,35 @@ def _add_audit(registry: CollectorRegistry, report: dict[str, Any]) -> None:
             "When the last audit finished (Unix time).",
             registry=registry,
         ).set(parse_iso(finished).timestamp())
+
+
+def _add_throttles(registry: CollectorRegistry, throttles: list[dict[str, Any]]) -> None:
+    """Each running throttle's rate and its last cut, so a slowed reingestion says why."""
+    labels = ["role", "worker"]
+    rate = Gauge(
+        "reingest_throttle_rate",
+        "Images per second the throttle lets this loop take (thrall: low priority only).",
+        labels,
+        registry=registry,
+    )
+    cuts = Gauge(
+        "reingest_throttle_cuts",
+        "Times the throttle cut this loop's rate.",
+        labels,
+        registry=registry,
+    )
+    last_cut = Gauge(
+        "reingest_throttle_last_cut_timestamp_seconds",
+        "When the rate was last cut (Unix time), labelled with why: slow-writes, "
+        "rejected-writes, high-latency, low-backlog.",
+        [*labels, "cause"],
+        registry=registry,
+    )
+    for one in throttles:
+        rate.labels(one["role"], one["worker"]).set(one["rate"])
+        cuts.labels(one["role"], one["worker"]).set(one["cuts"])
+        if one["cutAt"] is not None:
+            last_cut.labels(one["role"], one["worker"], one["cause"]).set(one["cutAt"])
 
 
 def _add_run(registry: CollectorRegistry, run: RunSummary) -> None:

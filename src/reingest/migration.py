@@ -173,6 +173,7 @@ def queue_every_id(
 ) -> int:
     """Every id of the current index and of the store into the progress table at NotStarted
     (Grid scrolls the current index only, so an image missing from it is never repaired)."""
+    index.refresh()  # listing ids is near-real-time: every write so far is listed
     ids = (image_id for image_id, _, _ in merge_ids(originals.ids(), index.ids()))
     added = progress.add(ids, on_added)
     progress.reset(TERMINAL_STATES, State.NotStarted)
@@ -268,6 +269,8 @@ def _missing_from(
     """Ids the current index holds and the new one lacks: (with an original, original gone).
     A sorted merge: flat memory at any size."""
     missing, gone = _Tally(), _Tally()
+    current.refresh()  # listing ids is near-real-time: every write so far is listed
+    migration.refresh()
     for image_id, in_current, in_migration in merge_ids(
         current.ids(), migration.ids(), ("current", "migration")
     ):

@@ -103,6 +103,7 @@ def quickstart(
         10_000,
         originals=components.originals,
     )
+    components.index.refresh()  # count is near-real-time on Elasticsearch
     report.indexed_before_loss = components.index.count()
     say(f"index holds {report.indexed_before_loss} documents")
     report.lost = components.index.clear()

@@ -8,11 +8,12 @@ Every subject of Grid's thrall is translated (``messages.translate``) and applie
 (``index.documents.RULES``), the messages of one image in the order they were published. A
 message that cannot be decoded, translated or applied is dead-lettered with its reason, never
 dropped. An image that a delete-image removed from the index loses its original and thumbnail
-too, as in Grid.
+too, as in Grid. A throttle (``throttle.py``), if given, paces every stream but the high one.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from .index.documents import DocumentUpdate
 from .messages import decode, translate
 from .originals.base import OriginalsStore
 from .streams.base import Delivery, Priority, Streams
+from .throttle import Throttle
 
 DEFAULT_BATCH = 200
 LOWEST = list(Priority)[-1]
@@ -47,13 +49,22 @@ def consume_once(
     lease_seconds: float,
     batch: int = DEFAULT_BATCH,
     originals: OriginalsStore | None = None,
+    throttle: Throttle | None = None,
 ) -> Cycle:
     """One batch from the first stream that has messages; ``originals`` (if given) loses the
-    files of the images this batch deleted."""
+    files of the images this batch deleted. ``throttle`` (if given) says how many messages
+    of the streams below high may be taken now (none during its pauses) and hears how long
+    each batch took; the high stream is never held back."""
     for priority in Priority:
-        deliveries = streams.receive(priority, consumer, batch, lease_seconds)
+        limit = (
+            batch if throttle is None or priority is Priority.HIGH else throttle.allowance(batch)
+        )
+        deliveries = streams.receive(priority, consumer, limit, lease_seconds) if limit else []
         if deliveries:
+            started = time.monotonic()
             applied, dead = _apply(streams, index, deliveries, originals)
+            if throttle is not None:
+                throttle.applied(priority, len(deliveries), started)
             return Cycle(priority, applied, dead)
     return Cycle(None)
 
@@ -65,11 +76,15 @@ def drain(
     lease_seconds: float,
     max_cycles: int,
     originals: OriginalsStore | None = None,
+    throttle: Throttle | None = None,
 ) -> tuple[int, int]:
-    """Consume until every stream is empty (or ``max_cycles``); returns (applied, dead)."""
+    """Consume until every stream is empty, the throttle pauses the streams below high, or
+    ``max_cycles``; returns (applied, dead)."""
     applied = dead = 0
     for _ in range(max_cycles):
-        cycle = consume_once(streams, index, consumer, lease_seconds, originals=originals)
+        cycle = consume_once(
+            streams, index, consumer, lease_seconds, originals=originals, throttle=throttle
+        )
         applied += cycle.applied
         dead += cycle.dead
         # a short batch from the last stream means all were empty just now: no need to ask again

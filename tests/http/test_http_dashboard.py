@@ -15,6 +15,8 @@ from reingest.cli import app as cli
 from reingest.http.control import ThroughputSampler
 from reingest.http.routes.dashboard import chart, duration
 from reingest.states import State
+from reingest.streams.base import Priority
+from reingest.throttle import for_thrall
 
 ID = "0" * 40
 
@@ -175,3 +177,21 @@ def test_the_audit_panel_shows_the_last_report(client: TestClient, components: C
     assert 'id="audit-drifted">7<' in page and 'id="audit-checked">1,200<' in page
     assert "<code>metadata.credit</code>" in page and f"<code>{ID}</code>" in page
     assert "reingest audit --repair" in page
+
+
+def test_the_dashboard_stats_and_metrics_show_each_throttles_rate_and_last_cut(
+    client: TestClient, components: Components
+) -> None:
+    streams, index = components.streams, components.index
+    with for_thrall(components.settings, "thrall@host:1:abc", streams, index) as pace:
+        pace.applied(Priority.LOW, 200, time.monotonic() - 0.9)  # a write of over 0.75 s
+        login(client)
+        page = client.get("/").text
+        throttle = page[page.index('id="throttle"') :]
+        assert "thrall@host:1:abc" in throttle and "7,000.0" in throttle
+        assert "ago: an index write took 0.9" in throttle
+        [shown] = client.get("/admin/stats").json()["throttle"]
+        assert (shown["cause"], shown["rate"]) == ("slow-writes", 7000.0)
+        metrics = client.get("/metrics", headers=HEADERS).text
+        assert 'reingest_throttle_rate{role="thrall",worker="thrall@host:1:abc"} 7000.0' in metrics
+    assert "No throttled loop is running here" in client.get("/").text

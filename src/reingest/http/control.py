@@ -17,6 +17,7 @@ from ..backends import Components
 from ..runner import RunSummary, remaining, run
 from ..states import FAILURE_STATES, State
 from ..streams.base import Priority
+from ..throttle import published
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,7 @@ def overview(components: Components, sampler: ThroughputSampler) -> dict[str, An
             for lag in [components.streams.lag(priority)]
         },
         "deadLetters": components.streams.dead_letter_count(),
+        "throttle": published(components.settings.home),
         "failures": failure_groups(components),
     }
 

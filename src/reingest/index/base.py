@@ -3,6 +3,11 @@
 A backend object is bound to one **target**, an alias or an index name (Grid reads and writes
 through the ``Images_Current`` alias), and also manages the physical indices and aliases beside
 it (``create_index``, ``indices``, ``aliases``, ``change_aliases``): what a migration needs.
+
+Reads by id (``get``, ``get_many``, ``file_digests``) see every write as soon as ``apply``
+returns: thrall and the checker rely on it. Reads that search (``count``, ``ids``, ``search``)
+may be near-real-time, as on Elasticsearch: they see writes after the index's next refresh, at
+once after ``refresh()``.
 """
 
 from __future__ import annotations
@@ -57,6 +62,10 @@ class AliasChange:
 
 
 class SearchIndex(ABC):
+    #: writes the index refused for load so far (Elasticsearch's 429s), whether a retry then
+    #: got them through or not: the throttle watches it besides write latency
+    rejected_writes: int = 0
+
     #: the alias or index this object reads and writes
     target: str
 
@@ -111,7 +120,8 @@ class SearchIndex(ABC):
     @abstractmethod
     def ids(self, batch_size: int = 10_000) -> Iterator[str]:
         """Every document's id in lexicographic order, streamed a page at a time (keyset
-        paging: flat memory at any size), so the audit can merge it with other sorted ids."""
+        paging: flat memory at any size), so the audit can merge it with other sorted ids.
+        Near-real-time (see ``refresh``)."""
 
     @abstractmethod
     def apply(self, updates: Sequence[DocumentUpdate], mirrors: Sequence[Mirror] = ()) -> set[str]:
@@ -124,7 +134,12 @@ class SearchIndex(ABC):
         removed."""
 
     @abstractmethod
-    def count(self) -> int: ...
+    def count(self) -> int:
+        """Documents in the index (near-real-time: see ``refresh``)."""
+
+    def refresh(self) -> None:  # noqa: B027 - optional hook
+        """Make every write so far visible to ``count``, ``ids`` and ``search`` (a backend whose
+        searches see writes at once has nothing to do)."""
 
     @abstractmethod
     def clear(self) -> int:

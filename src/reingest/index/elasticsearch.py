@@ -17,9 +17,19 @@ suite use), then one ``bulk`` request: ``create`` for new documents, ``index`` w
 ones, nothing for messages that change nothing (stale or redelivered). Mirrors (a migration's
 index) receive their copies first, in a bulk request of their own. Ids whose write hit a
 version conflict (a concurrent writer) are read and computed again, up to ``MAX_TRIES`` times.
-Writes use ``refresh="wait_for"``, so ``get``, ``count`` and the checker see them as soon as
-``apply`` returns. A 400 on a bulk item is that document's fault (``DocumentRejected``); any
-other refusal is the cluster's (``DownstreamError``).
+A 400 on a bulk item is that document's fault (``DocumentRejected``); any other refusal is the
+cluster's (``DownstreamError``).
+
+**Built for a shared cluster.** Writes ask for no refresh: a refresh per bulk request makes
+small segments and makes every writer wait for it, while ``get``, ``get_many`` and
+``file_digests`` (what thrall and the checker read) are real-time reads that see a write as
+soon as ``apply`` returns. Only the search-based reads (``count``, ``ids``, ``search``) are
+near-real-time: they see writes after the index's next refresh (``refresh_interval``, 1 s by
+default), or after ``refresh()``. Bulk requests (mirrors' included) are cut at ``BULK_BYTES``
+as well as at ``BULK_ACTIONS`` actions. A request, or some of its items, that the cluster
+refuses for load (429, ``es_rejected_execution_exception``: its write queue is full) is sent
+again, only what was refused, after a capped, jittered, exponential pause;
+``rejected_writes`` counts those refusals for the throttle (``throttle.py``).
 
 Client and server versions: the ``elasticsearch`` 9.x client only talks to Elasticsearch 9;
 for an Elasticsearch 8 cluster install ``elasticsearch>=8,<9``. The official client refuses
@@ -32,10 +42,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from copy import copy
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlparse
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 
 from ..batching import chunked
 from ..config import read
@@ -57,6 +68,18 @@ GRID_ALIASES = ("Images_Current", "Images_Migration", "Images_Historical")
 #: the error of a write to an alias or index that does not exist
 NO_INDEX = "index_not_found_exception"
 CHUNK = 500
+#: most bytes and actions in one bulk request: Elastic advises requests of a few megabytes;
+#: much bigger ones hold a shared cluster's write threads and heap for long (an action bigger
+#: than the budget goes alone)
+BULK_BYTES = 8 * 1024 * 1024
+BULK_ACTIONS = 1_000
+#: sends of a bulk request whose items the cluster keeps refusing for load, and the pause
+#: before each new send: random up to a bound doubling from the first, capped (full jitter)
+BULK_TRIES = 8
+BACKOFF_FIRST_SECONDS = 0.2
+BACKOFF_CAP_SECONDS = 10.0
+#: the cluster refused the write for load, not for its content (sent again after a pause)
+OVERLOADED = "es_rejected_execution_exception"
 
 
 def index_settings(query: str) -> dict[str, Any]:
@@ -74,6 +97,38 @@ def index_settings(query: str) -> dict[str, Any]:
     return {**SETTINGS, "index": index}
 
 
+class BulkAction(NamedTuple):
+    """One action of a bulk request, serialised once so that requests can be sized by bytes:
+    its kind and id, and its NDJSON lines (the action, then the document unless a delete)."""
+
+    kind: str
+    image_id: str
+    ndjson: bytes
+
+
+def bulk_requests(
+    actions: Sequence[BulkAction], max_bytes: int, max_actions: int
+) -> Iterator[list[BulkAction]]:
+    """``actions`` in order, cut into requests of at most ``max_bytes`` and ``max_actions``."""
+    request: list[BulkAction] = []
+    size = 0
+    for action in actions:
+        if request and (size + len(action.ndjson) > max_bytes or len(request) == max_actions):
+            yield request
+            request, size = [], 0
+        request.append(action)
+        size += len(action.ndjson)
+    if request:
+        yield request
+
+
+def overloaded(result: Mapping[str, Any]) -> bool:
+    """A bulk item the cluster refused because its write queue was full (429)."""
+    error = result.get("error")
+    kind = error.get("type") if isinstance(error, dict) else None
+    return result.get("status") == 429 or kind == OVERLOADED
+
+
 class ElasticsearchIndex(SearchIndex):
     def __init__(self, url: str) -> None:
         parsed = urlparse(url)
@@ -85,6 +140,8 @@ class ElasticsearchIndex(SearchIndex):
             "request_timeout": 60,
             "retry_on_timeout": True,
             "max_retries": 3,
+            # not 429: a cluster that sheds load is asked again after a pause (_send), never at once
+            "retry_on_status": (502, 503, 504),
         }
         if parsed.username:
             options["basic_auth"] = (unquote(parsed.username), unquote(parsed.password or ""))
@@ -93,6 +150,7 @@ class ElasticsearchIndex(SearchIndex):
         self.target = unquote(parsed.path.strip("/")) or "Images_Current"
         self.settings = index_settings(parsed.query)
         self.client = Elasticsearch(**options)
+        self._json = self.client.transport.serializers.get_serializer("application/json")
         self._owner = True
         self._ensure_target()
 
@@ -169,7 +227,7 @@ class ElasticsearchIndex(SearchIndex):
 
     def get(self, image_id: str) -> Document | None:
         try:
-            response = self.client.get(index=self.target, id=image_id)
+            response = self.client.get(index=self.target, id=image_id, realtime=True)
         except NotFoundError:
             return None
         source: Document = response["_source"]
@@ -182,7 +240,10 @@ class ElasticsearchIndex(SearchIndex):
         found: dict[str, str] = {}
         for chunk in chunked(dict.fromkeys(ids), CHUNK):
             response = self.client.mget(
-                index=self.target, ids=list(chunk), source_includes=list(FILE_DERIVED)
+                index=self.target,
+                ids=list(chunk),
+                source_includes=list(FILE_DERIVED),
+                realtime=True,
             )
             for doc in response["docs"]:
                 if doc.get("found"):
@@ -251,12 +312,13 @@ class ElasticsearchIndex(SearchIndex):
             refused = self._write_mirror(mirror, documents, deleted)
             if mirror.marks:
                 mark_migration(documents, flat, mirror.index, refused)
-        operations: list[dict[str, Any]] = []
+        actions: list[BulkAction] = []
         for image_id, document in documents.items():
             existing = current.get(image_id)
             if existing is None:
                 if document is not None:
-                    operations += [{"create": {"_index": self.target, "_id": image_id}}, document]
+                    create = {"_index": self.target, "_id": image_id}
+                    actions.append(self._action("create", create, document))
                 continue  # e.g. edits of an image that is not indexed
             if document == existing[0]:
                 continue
@@ -268,17 +330,15 @@ class ElasticsearchIndex(SearchIndex):
                 "if_primary_term": primary_term,
             }
             if document is None:
-                operations.append({"delete": action})
+                actions.append(self._action("delete", action))
             else:
-                operations += [{"index": action}, document]
-        if not operations:
+                actions.append(self._action("index", action, document))
+        if not actions:
             return set(), deleted
-        response = self.client.bulk(operations=operations, refresh="wait_for")
         conflicts: set[str] = set()
         errors: list[str] = []
         refused_documents = True
-        for item in response["items"]:
-            [(_action, result)] = item.items()
+        for result in self._bulk(actions):
             if result.get("status") == 409:
                 conflicts.add(result["_id"])
             elif "error" in result:
@@ -303,31 +363,78 @@ class ElasticsearchIndex(SearchIndex):
         target: dict[str, Any] = {"_index": mirror.alias or mirror.index}
         if mirror.alias:
             target["require_alias"] = True
-        operations: list[dict[str, Any]] = []
-        for image_id, copy_ in copies.items():
-            operations += [{"index": {**target, "_id": image_id}}, copy_]
-        operations += [{"delete": {**target, "_id": image_id}} for image_id in removed]
-        if not operations:
+        actions = [
+            self._action("index", {**target, "_id": image_id}, copy_)
+            for image_id, copy_ in copies.items()
+        ]
+        actions += [self._action("delete", {**target, "_id": image_id}) for image_id in removed]
+        if not actions:
             return {}
         refused: dict[str, str] = {}
-        for item in self.client.bulk(operations=operations)["items"]:
-            [(action, result)] = item.items()
+        for action, result in zip(actions, self._bulk(actions), strict=True):
             status = result.get("status", 200)
             error = result.get("error") or {}
             if status == 400:
                 refused[result["_id"]] = str(error.get("reason", error))
             elif status == 404 and isinstance(error, dict) and error.get("type") == NO_INDEX:
                 raise AliasesMoved(f"{target['_index']} no longer names an index")
-            elif status >= 300 and not (action == "delete" and status == 404):
+            elif status >= 300 and not (action.kind == "delete" and status == 404):
                 raise DownstreamError(
                     f"Elasticsearch refused a copy into {mirror.index}: {error or status}"
                 )
         return refused
 
+    def _action(
+        self, kind: str, meta: Mapping[str, Any], document: Document | None = None
+    ) -> BulkAction:
+        lines = [{kind: meta}] if document is None else [{kind: meta}, document]
+        ndjson = b"".join(self._json.dumps(line) + b"\n" for line in lines)
+        return BulkAction(kind, meta["_id"], ndjson)
+
+    def _bulk(self, actions: Sequence[BulkAction]) -> list[dict[str, Any]]:
+        """Each action's result, in order, sent in requests sized by bytes and count."""
+        results: list[dict[str, Any]] = []
+        for request in bulk_requests(actions, BULK_BYTES, BULK_ACTIONS):
+            results += self._send(request)
+        return results
+
+    def _send(self, request: Sequence[BulkAction]) -> list[dict[str, Any]]:
+        """One bulk request; what the cluster refuses for load (the whole request, or some
+        items) is sent again after a pause, and only that, up to ``BULK_TRIES`` sends. Items
+        still refused come back as they are (429): the cluster's refusal, a DownstreamError."""
+        results: list[dict[str, Any]] = [{} for _ in request]
+
+        def send_refused() -> list[int]:
+            waiting = [n for n, result in enumerate(results) if not result or overloaded(result)]
+            try:
+                lines: list[Any] = [request[n].ndjson for n in waiting]  # sent as they are
+                response = self.client.bulk(operations=lines)
+                answers = [next(iter(item.values())) for item in response["items"]]
+            except ApiError as error:
+                if error.meta.status != 429:
+                    raise
+                refusal = {"type": OVERLOADED, "reason": str(error)}
+                answers = [
+                    {"_id": request[n].image_id, "status": 429, "error": refusal} for n in waiting
+                ]
+            for n, answer in zip(waiting, answers, strict=True):
+                results[n] = answer
+            refused = [n for n in waiting if overloaded(results[n])]
+            self.rejected_writes += len(refused)
+            return refused
+
+        Retrying(
+            retry=retry_if_result(bool),
+            stop=stop_after_attempt(BULK_TRIES),
+            wait=wait_random_exponential(BACKOFF_FIRST_SECONDS, BACKOFF_CAP_SECONDS),
+            retry_error_callback=lambda _state: None,
+        )(send_refused)
+        return results
+
     def _fetch(self, ids: Sequence[str]) -> dict[str, tuple[Document, int, int]]:
         found: dict[str, tuple[Document, int, int]] = {}
         for chunk in chunked(dict.fromkeys(ids), CHUNK):
-            response = self.client.mget(index=self.target, ids=list(chunk))
+            response = self.client.mget(index=self.target, ids=list(chunk), realtime=True)
             for doc in response["docs"]:
                 if doc.get("found"):
                     found[doc["_id"]] = (doc["_source"], doc["_seq_no"], doc["_primary_term"])
@@ -358,6 +465,9 @@ class ElasticsearchIndex(SearchIndex):
 
     def count(self) -> int:
         return int(self.client.count(index=self.target)["count"])
+
+    def refresh(self) -> None:
+        self.client.indices.refresh(index=self.target)
 
     def clear(self) -> int:
         response = self.client.delete_by_query(
