@@ -255,3 +255,28 @@ def test_a_copy_drops_esinfo_and_marks_record_the_outcome_on_the_current_documen
     }
     assert migration_failure(current["b"], "new") == "mapping refused it"  # type: ignore[arg-type]
     assert migration_failure(current["a"], "new") is None  # type: ignore[arg-type]
+
+
+def test_images_whose_projection_failed_are_copied_as_they_are_on_completion(
+    index: SearchIndex, progress: SqliteProgressTable, library: dict[str, str]
+) -> None:
+    """An unreadable original whose document is indexed: the migration cannot project it,
+    so completing (once the failures gate accepts it) copies the document as it is, and
+    nothing leaves search."""
+    originals = store(library)
+    new = migration.start(index, progress, originals)
+    end_every_id(progress)
+    progress.reset([State.Verified], State.KnownError, ids=[library["kept"]])
+    [_, holds, failures] = migration.gates(index, progress, originals, 0)
+    assert holds.passed and "1 whose projection failed are copied as they are" in holds.detail
+    assert "1 whose original is gone are left out" in holds.detail
+    assert not failures.passed
+    assert not all(gate.passed for gate in migration.complete(index, progress, originals, 0))
+    assert index.using(new).get(library["kept"]) is None  # refused: nothing copied
+
+    assert all(gate.passed for gate in migration.complete(index, progress, originals, 1))
+    copied = index.get(library["kept"])  # the new index is current now
+    assert copied == index.using(migration.Aliases.read(index).historical or "").get(
+        library["kept"]
+    )
+    assert index.get(library["gone"]) is None  # its original is gone: left out

@@ -27,10 +27,12 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from .batching import chunked
+from .dates import now_iso
 from .errors import AliasesMoved, ConfigurationError
 from .id_sources import merge_ids
 from .index.base import AliasChange, SearchIndex, new_index_name
-from .index.documents import DocumentUpdate
+from .index.documents import COPY_AS_IS, DocumentUpdate
 from .index.mirroring import Mirror
 from .originals.base import OriginalsStore
 from .progress.base import ProgressTable
@@ -44,6 +46,8 @@ ROLLBACK_UNTIL = "MIGRATION_ROLLBACK_UNTIL_"
 _ROLLBACK_FORMAT = "%Y-%m-%d_%H-%M-%S"
 #: how many example ids a failed gate lists
 EXAMPLES = 10
+#: ids looked up in the progress table at once while the gates sort absent images out
+LOOKUP_CHUNK = 500
 
 
 class MigrationState(StrEnum):
@@ -226,24 +230,14 @@ def gates(
     counts = progress.counts()
     active = sum(counts.get(state, 0) for state in ACTIVE_STATES)
     failed = sum(counts.get(state, 0) for state in FAILURE_STATES)
-    missing, gone = _missing_from(index, index.using(migration), originals)
+    absent = _absent_from(index, index.using(migration), originals, progress)
     return [
         Gate(
             "every id ended",
             active == 0,
             f"{active} ids still to do" if active else "every id is in an end state",
         ),
-        Gate(
-            "the new index holds every image",
-            not missing.count,
-            (
-                f"{missing.count} images of the current index are not in {migration}"
-                if missing.count
-                else f"{migration} holds every image of the current index"
-            )
-            + (f" ({gone.count} whose original is gone are left out)" if gone.count else ""),
-            missing.examples or gone.examples,
-        ),
+        _holds_every_image(migration, absent),
         Gate(
             "failures under the threshold",
             failed <= max_failures,
@@ -252,31 +246,87 @@ def gates(
     ]
 
 
+def _holds_every_image(migration: str, absent: _Absent) -> Gate:
+    """Passed when every image of the current index is in the new one, but for those whose
+    original is gone (left out) and those whose projection failed (copied as they are when
+    the migration completes: the failures gate decides whether that is acceptable)."""
+    missing, gone, failed = absent.missing, absent.gone, absent.failed
+    detail = (
+        f"{missing.count} images of the current index are not in {migration}"
+        if missing.count
+        else f"{migration} holds every image of the current index"
+    )
+    if failed.count:
+        detail += f"; {failed.count} whose projection failed are copied as they are on completion"
+    if gone.count:
+        detail += f"; {gone.count} whose original is gone are left out"
+    return Gate(
+        "the new index holds every image",
+        not missing.count,
+        detail,
+        missing.examples or failed.examples[:EXAMPLES] or gone.examples,
+    )
+
+
 @dataclass
 class _Tally:
     count: int = 0
     examples: list[str] = field(default_factory=list)
+    #: keep every id, not only the first few
+    keep_all: bool = False
 
     def add(self, image_id: str) -> None:
         self.count += 1
-        if len(self.examples) < EXAMPLES:
+        if self.keep_all or len(self.examples) < EXAMPLES:
             self.examples.append(image_id)
 
 
-def _missing_from(
-    current: SearchIndex, migration: SearchIndex, originals: OriginalsStore
-) -> tuple[_Tally, _Tally]:
-    """Ids the current index holds and the new one lacks: (with an original, original gone).
-    A sorted merge: flat memory at any size."""
-    missing, gone = _Tally(), _Tally()
+@dataclass
+class _Absent:
+    """Images of the current index the new one lacks, by why."""
+
+    #: with an original and not failed: the migration has not copied them
+    missing: _Tally = field(default_factory=_Tally)
+    #: their original is gone (a reingest would never bring them back): left out
+    gone: _Tally = field(default_factory=_Tally)
+    #: with an original whose projection failed (unreadable, too big...): copied as they are
+    #: on completion (every id kept: the failures gate bounds how many complete copies)
+    failed: _Tally = field(default_factory=lambda: _Tally(keep_all=True))
+
+
+def _absent_from(
+    current: SearchIndex,
+    migration: SearchIndex,
+    originals: OriginalsStore,
+    progress: ProgressTable,
+) -> _Absent:
+    """A sorted merge of both indices' ids (flat memory at any size); the ids only the
+    current one holds are sorted out by their original and their progress state."""
+    absent = _Absent()
     current.refresh()  # listing ids is near-real-time: every write so far is listed
     migration.refresh()
+    pending: list[str] = []
+
+    def sort_out() -> None:
+        states = {row.id: row.state for row in progress.get(pending)}
+        for image_id in pending:
+            if not originals.exists(image_id):
+                absent.gone.add(image_id)
+            elif states.get(image_id) in FAILURE_STATES:
+                absent.failed.add(image_id)
+            else:
+                absent.missing.add(image_id)
+        pending.clear()
+
     for image_id, in_current, in_migration in merge_ids(
         current.ids(), migration.ids(), ("current", "migration")
     ):
         if in_current and not in_migration:
-            (missing if originals.exists(image_id) else gone).add(image_id)
-    return missing, gone
+            pending.append(image_id)
+            if len(pending) >= LOOKUP_CHUNK:
+                sort_out()
+    sort_out()
+    return absent
 
 
 def complete(
@@ -288,12 +338,24 @@ def complete(
 ) -> list[Gate]:
     """Move ``Images_Current`` to the new index if every gate passes (one atomic change: the
     old index becomes ``Images_Historical`` and keeps receiving writes for
-    ``rollback_window``). Returns the gates; nothing changes if any failed."""
+    ``rollback_window``). Images whose projection failed (as many as ``max_failures``
+    allows) are first copied into the new index as they are. Returns the gates; nothing
+    changes if any failed."""
     checked = gates(index, progress, originals, max_failures)
     if not all(gate.passed for gate in checked):
         return checked
     aliases = Aliases.read(index)
     assert aliases.migration and aliases.current
+    failed = _absent_from(
+        index, index.using(aliases.migration), originals, progress
+    ).failed.examples
+    if failed:  # as they are in the current index: nothing leaves search
+        now = now_iso()
+        for chunk in chunked(failed, LOOKUP_CHUNK):
+            write(index, [DocumentUpdate(image_id, COPY_AS_IS, now) for image_id in chunk])
+        checked = gates(index, progress, originals, max_failures)
+        if not all(gate.passed for gate in checked):
+            return checked
     until = datetime.now(UTC) + rollback_window
     changes = [*_migration_markers(index, aliases.migration), *_history_markers(index)]
     changes += [

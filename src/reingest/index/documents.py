@@ -49,6 +49,9 @@ DELETE_USAGES = "delete-usages"
 DELETE_SINGLE_USAGE = "delete-single-usage"
 UPDATE_IMAGE_SYNDICATION_METADATA = "update-image-syndication-metadata"
 UPDATE_IMAGE_PHOTOSHOOT_METADATA = "update-image-photoshoot-metadata"
+#: not one of Grid's subjects (no message can carry it: thrall translates Grid's only): a write
+#: that changes nothing, so that a migration copies a document as it is
+COPY_AS_IS = "copy-as-is"
 
 #: fields an image message never overwrites on an existing document (Grid's asImageUpdate)
 PRESERVED_ON_UPDATE = frozenset(
@@ -277,14 +280,15 @@ RULES: dict[str, Rule] = {
     UPDATE_IMAGE_SYNDICATION_METADATA: set_syndication_rights,
     UPDATE_IMAGE_PHOTOSHOOT_METADATA: apply_user_metadata,
 }
+#: rules of reingest's own writes, which no message can ask for
+INTERNAL_RULES: dict[str, Rule] = {COPY_AS_IS: lambda existing, _update: existing}
 
 
 def apply_update(existing: Document | None, update: DocumentUpdate) -> Document | None:
     """The document after ``update``; None when there is no document (any more)."""
-    try:
-        rule = RULES[update.subject]
-    except KeyError:
-        raise ValueError(f"no rule for subject {update.subject!r}") from None
+    rule = RULES.get(update.subject) or INTERNAL_RULES.get(update.subject)
+    if rule is None:
+        raise ValueError(f"no rule for subject {update.subject!r}")
     return rule(existing, update)
 
 
