@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from reingest import key_order
 from reingest.cli import app
+from reingest.originals.base import UploadRecord
+from reingest.originals.file import FileOriginalsStore
 
 IDS = [f"{i:040x}" for i in range(5)]
 
@@ -276,3 +278,12 @@ def test_migrate_start_refuses_a_file_that_is_not_a_mapping(invoke, tmp_path: Pa
     assert "cannot read the mapping" in invoke(
         "migrate", "start", "--mapping", str(tmp_path / "absent.json"), code=1
     )
+
+
+def test_migrate_queue_adds_what_the_table_lacks_and_redoes_nothing(invoke, home: Path) -> None:  # type: ignore[no-untyped-def]
+    assert "no migration is running" in invoke("migrate", "queue", code=1)
+    invoke("migrate", "start")
+    stored, _ = FileOriginalsStore((home / "originals").as_uri()).put(b"late", UploadRecord())
+    assert "1 ids were new to the progress table" in invoke("migrate", "queue")
+    assert "0 ids were new" in invoke("migrate", "queue")
+    assert f"{stored} 0" in invoke("ids", "scan", "-")

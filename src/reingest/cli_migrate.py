@@ -76,6 +76,24 @@ def start(
     )
 
 
+@migrate_app.command("queue")
+def queue() -> None:
+    """Queue the ids of the current index and the store that the progress table lacks (after
+    a start interrupted while queueing, or images added since); nothing queued is redone."""
+    with components() as opened, live_progress() as bar:
+        if migration.Aliases.read(opened.index).migration is None:
+            raise fail("no migration is running (start one: reingest migrate start)")
+        task = bar.add_task("queueing ids", total=None, detail="")
+        added = migration.queue_every_id(
+            opened.index,
+            opened.progress,
+            opened.originals,
+            on_added=lambda n: bar.advance(task, n),
+            again=False,
+        )
+    out.print(f"{added:,} ids were new to the progress table and are queued")
+
+
 @migrate_app.command("status")
 def status(as_json: JsonFlag = False) -> None:
     """The migration's state, indices, counts and progress."""

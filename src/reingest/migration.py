@@ -174,13 +174,17 @@ def queue_every_id(
     progress: ProgressTable,
     originals: OriginalsStore,
     on_added: Callable[[int], None] | None = None,
+    again: bool = True,
 ) -> int:
     """Every id of the current index and of the store into the progress table at NotStarted
-    (Grid scrolls the current index only, so an image missing from it is never repaired)."""
+    (Grid scrolls the current index only, so an image missing from it is never repaired);
+    ``again``: ids already in an end state too (a new migration redoes them). Returns how
+    many ids were new to the table."""
     index.refresh()  # listing ids is near-real-time: every write so far is listed
     ids = (image_id for image_id, _, _ in merge_ids(originals.ids(), index.ids()))
     added = progress.add(ids, on_added)
-    progress.reset(TERMINAL_STATES, State.NotStarted)
+    if again:
+        progress.reset(TERMINAL_STATES, State.NotStarted)
     return added
 
 
