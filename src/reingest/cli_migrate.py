@@ -81,8 +81,7 @@ def queue() -> None:
     """Queue the ids of the current index and the store that the progress table lacks (after
     a start interrupted while queueing, or images added since); nothing queued is redone."""
     with components() as opened, live_progress() as bar:
-        if migration.Aliases.read(opened.index).migration is None:
-            raise fail("no migration is running (start one: reingest migrate start)")
+        migration.running(opened.index)  # refuses, saying so, when none runs
         task = bar.add_task("queueing ids", total=None, detail="")
         added = migration.queue_every_id(
             opened.index,

@@ -122,13 +122,12 @@ def write(index: SearchIndex, updates: Sequence[DocumentUpdate]) -> set[str]:
     """``index.apply`` with the mirrors the aliases ask for now (read on every write: cheap,
     and never stale), planned again if a migration step moved an alias meanwhile. Every
     writer of documents goes through here, so no write misses a migration."""
-    for attempt in range(PLAN_TRIES):
+    for _attempt in range(PLAN_TRIES - 1):
         try:
             return index.apply(updates, Aliases.read(index).mirrors(datetime.now(UTC)))
         except AliasesMoved:
-            if attempt == PLAN_TRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+            continue
+    return index.apply(updates, Aliases.read(index).mirrors(datetime.now(UTC)))
 
 
 def verification_index(index: SearchIndex) -> SearchIndex:
@@ -197,13 +196,14 @@ def set_preview(index: SearchIndex, preview: bool) -> None:
 
 
 def _toggle(index: SearchIndex, alias: str, on: bool) -> None:
-    migration = _running(index)
+    migration = running(index)
     has = migration in index.aliases().get(alias, [])
     if on != has:
         index.change_aliases([AliasChange("add" if on else "remove", alias, migration)])
 
 
-def _running(index: SearchIndex) -> str:
+def running(index: SearchIndex) -> str:
+    """The migration index, or ConfigurationError saying none runs."""
     migration = Aliases.read(index).migration
     if migration is None:
         raise ConfigurationError("no migration is running (start one: reingest migrate start)")
@@ -230,12 +230,20 @@ def gates(
     index: SearchIndex, progress: ProgressTable, originals: OriginalsStore, max_failures: int
 ) -> list[Gate]:
     """What ``complete`` checks, each with what it found."""
-    migration = _running(index)
+    return _check(index, progress, originals, max_failures)[0]
+
+
+def _check(
+    index: SearchIndex, progress: ProgressTable, originals: OriginalsStore, max_failures: int
+) -> tuple[list[Gate], _Absent]:
+    """The gates, and the images of the current index the new one lacks (the ids of failed
+    ones kept up to ``max_failures``: all of them whenever the failures gate passes)."""
+    migration = running(index)
     counts = progress.counts()
     active = sum(counts.get(state, 0) for state in ACTIVE_STATES)
     failed = sum(counts.get(state, 0) for state in FAILURE_STATES)
-    absent = _absent_from(index, index.using(migration), originals, progress)
-    return [
+    absent = _absent_from(index, index.using(migration), originals, progress, max_failures)
+    checked = [
         Gate(
             "every id ended",
             active == 0,
@@ -248,6 +256,7 @@ def gates(
             f"{failed} failed ids (at most {max_failures} allowed; see reingest failures)",
         ),
     ]
+    return checked, absent
 
 
 def _holds_every_image(migration: str, absent: _Absent) -> Gate:
@@ -276,12 +285,12 @@ def _holds_every_image(migration: str, absent: _Absent) -> Gate:
 class _Tally:
     count: int = 0
     examples: list[str] = field(default_factory=list)
-    #: keep every id, not only the first few
-    keep_all: bool = False
+    #: how many ids to keep
+    keep: int = EXAMPLES
 
     def add(self, image_id: str) -> None:
         self.count += 1
-        if self.keep_all or len(self.examples) < EXAMPLES:
+        if len(self.examples) < self.keep:
             self.examples.append(image_id)
 
 
@@ -294,8 +303,8 @@ class _Absent:
     #: their original is gone (a reingest would never bring them back): left out
     gone: _Tally = field(default_factory=_Tally)
     #: with an original whose projection failed (unreadable, too big...): copied as they are
-    #: on completion (every id kept: the failures gate bounds how many complete copies)
-    failed: _Tally = field(default_factory=lambda: _Tally(keep_all=True))
+    #: on completion (kept up to the failures threshold, which bounds how many complete copies)
+    failed: _Tally = field(default_factory=_Tally)
 
 
 def _absent_from(
@@ -303,10 +312,12 @@ def _absent_from(
     migration: SearchIndex,
     originals: OriginalsStore,
     progress: ProgressTable,
+    keep_failed: int,
 ) -> _Absent:
-    """A sorted merge of both indices' ids (flat memory at any size); the ids only the
-    current one holds are sorted out by their original and their progress state."""
-    absent = _Absent()
+    """A sorted merge of both indices' ids (memory flat at any size, but for up to
+    ``keep_failed`` failed ids); the ids only the current one holds are sorted out by their
+    original and their progress state."""
+    absent = _Absent(failed=_Tally(keep=max(EXAMPLES, keep_failed)))
     current.refresh()  # listing ids is near-real-time: every write so far is listed
     migration.refresh()
     pending: list[str] = []
@@ -345,17 +356,14 @@ def complete(
     ``rollback_window``). Images whose projection failed (as many as ``max_failures``
     allows) are first copied into the new index as they are. Returns the gates; nothing
     changes if any failed."""
-    checked = gates(index, progress, originals, max_failures)
+    checked, absent = _check(index, progress, originals, max_failures)
     if not all(gate.passed for gate in checked):
         return checked
     aliases = Aliases.read(index)
     assert aliases.migration and aliases.current
-    failed = _absent_from(
-        index, index.using(aliases.migration), originals, progress
-    ).failed.examples
-    if failed:  # as they are in the current index: nothing leaves search
+    if absent.failed.examples:  # as they are in the current index: nothing leaves search
         now = now_iso()
-        for chunk in chunked(failed, LOOKUP_CHUNK):
+        for chunk in chunked(absent.failed.examples, LOOKUP_CHUNK):
             write(index, [DocumentUpdate(image_id, COPY_AS_IS, now) for image_id in chunk])
         checked = gates(index, progress, originals, max_failures)
         if not all(gate.passed for gate in checked):
@@ -394,7 +402,7 @@ def rollback(index: SearchIndex) -> str:
 
 def abandon(index: SearchIndex) -> str:
     """Stop a migration: its aliases go, then its index (the current one never changed)."""
-    migration = _running(index)
+    migration = running(index)
     index.change_aliases(_migration_markers(index, migration))
     index.delete_index(migration)
     return migration
