@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import orjson
 import pytest
 
 from reingest.backends import Components
@@ -170,3 +171,22 @@ def test_permanent_failures_are_never_retried(
     )
     assert flaky_batch(components, services).outcomes == {State.UnknownError: 1}
     assert services.calls == 1
+
+
+def test_the_posted_json_reads_back_as_the_object_its_digest_was_made_from(
+    components: Components, fixtures_dir: Path
+) -> None:
+    """batch-index writes each message from the projection's JSON object rather than parsing
+    its bytes back: for every Grid fixture, and for an integer past 64 bits (which orjson
+    cannot write, so pydantic's writer does), thrall reads the very object the digest is of."""
+    projector = Projector(components.originals, components.services)
+    images = []
+    names = ("getty.jpg", "corbis.jpg", "pa.jpg", "longXMP.jpg", "flower.tif", "longICC.png")
+    for name in names:
+        image_id, _ = components.originals.put((fixtures_dir / name).read_bytes(), UploadRecord())
+        images.append(projector.project(image_id))
+    images[0].metadata.extra_huge = 2**70  # type: ignore[attr-defined]
+    for image in images:
+        document, image_bytes = image.to_json_and_bytes()
+        assert orjson.loads(image_bytes) == document == orjson.loads(image.to_json_bytes())
+    assert b'"extra_huge":1180591620717411303424' in images[0].to_json_and_bytes()[1]

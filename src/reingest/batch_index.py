@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-import orjson
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from . import claim_log, migration
@@ -161,16 +160,15 @@ def _project(
     """Project and serialise one image; every failure becomes this image's outcome with a
     reason, never an exception that would cost its neighbours."""
     try:
-        image = _projection(projector, claim.id, settings).to_json_bytes()
-        payload = image_payload(REINGEST_IMAGE, image, sent_at)
+        image, image_bytes = _projection(projector, claim.id, settings).to_json_and_bytes()
+        payload = image_payload(REINGEST_IMAGE, image_bytes, sent_at)
         if len(payload) > settings.max_size:
             reason = f"projection is {len(payload)} bytes; MAX_SIZE is {settings.max_size}"
             return Projected(Outcome(claim.id, State.TooBig, reason))
-        # what the checker will look for in the index: this projection's file-derived content,
-        # read back from the JSON as thrall will read it
-        parsed = orjson.loads(image)
-        enqueued = Outcome(claim.id, State.Enqueued, None, file_digest(parsed))
-        return Projected(enqueued, payload, parsed)
+        # what the checker will look for in the index: this projection's file-derived content
+        # (the object the message's JSON was written from, so the one thrall will read)
+        enqueued = Outcome(claim.id, State.Enqueued, None, file_digest(image))
+        return Projected(enqueued, payload, image)
     except Exception as error:
         state, reason = classify(error)
         return Projected(Outcome(claim.id, state, reason))
