@@ -7,6 +7,8 @@ import dataclasses
 import gzip
 import io
 import random
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +22,7 @@ from reingest.batch_index import index_batch
 from reingest.errors import ConfigurationError
 from reingest.loader import build_image
 from reingest.originals.base import OriginalsStore, UploadRecord, storage_key
-from reingest.originals.s3 import decode_metadata, encode_metadata
+from reingest.originals.s3 import S3OriginalsStore, decode_metadata, encode_metadata
 from reingest.originals.source import RangedSource
 from reingest.progress.base import ProgressTable
 from reingest.progress.dynamodb import DynamoProgressTable
@@ -127,24 +129,60 @@ def test_s3_reads_an_object_grid_stored_and_its_last_modified(bucket: str) -> No
     assert stored.last_modified.endswith("Z") and len(stored.last_modified) == 24
 
 
-def test_s3_reads_a_pngs_rest_at_once_unless_its_url_makes_requests_cheap(bucket: str) -> None:
-    """A GET costs a megabyte by default (its round trip): rather than one GET per chunk header
-    of a PNG's image data past the window, its rest is read in one; ``request_cost=0`` reads
-    the fewest bytes instead."""
+class LateGets:
+    """An S3 client whose GetObject answers ``delay`` seconds late (a round trip in a region),
+    keeping the most GETs it had in flight at once."""
+
+    def __init__(self, client: Any, delay: float) -> None:
+        self.client, self.delay = client, delay
+        self.lock = threading.Lock()
+        self.in_flight = self.most_in_flight = 0
+
+    def get_object(self, **options: Any) -> Any:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(self.delay)
+            return self.client.get_object(**options)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_s3_reads_a_pngs_chunk_headers_in_parallel_unless_its_url_makes_round_trips_dear(
+    bucket: str,
+) -> None:
+    """A GET costs a round trip (a megabyte by default): the chunk headers of a PNG's image
+    data past the window, which its stride predicts, are read in parallel GETs, so the walk
+    takes a few round trips, not one per header, and a few bytes, not the rest of the file;
+    a URL making a round trip dearer than the rest reads the rest in one GET."""
     noise = random.Random(0).randbytes(700 * 700 * 3)
     out = io.BytesIO()
     Image.frombytes("RGB", (700, 700), noise).save(out, "PNG")  # image data in 64 KiB chunks
     data = out.getvalue()
-    default, cheap = f"s3://{bucket}", f"s3://{bucket}?request_cost=0"
+    default, dear = f"s3://{bucket}", f"s3://{bucket}?request_cost={8 << 20}"
     image_id, _ = open_backend("originals", default, OriginalsStore).put(data, UploadRecord())
-    reads = {}
-    for url in (default, cheap):
-        stored = open_backend("originals", url, OriginalsStore).get_ranged(image_id, 65_536)
+    reads, took = {}, 0.0
+    for url in (default, dear):
+        store = open_backend("originals", url, OriginalsStore)
+        assert isinstance(store, S3OriginalsStore)
+        store.client = late = LateGets(store.client, delay=0.1)
+        started = time.monotonic()
+        stored = store.get_ranged(image_id, 65_536)
         build_image(stored, "2024-01-01T00:00:00.000Z", processors=())
+        took = took or time.monotonic() - started
         assert isinstance(stored.data, RangedSource)
-        reads[url] = (stored.data.requests, stored.data.bytes_read)
-    assert reads[default] == (2, len(data))
-    assert reads[cheap][0] > 20 and reads[cheap][1] < len(data) / 4
+        reads[url] = (stored.data.requests, stored.data.bytes_read, late.most_in_flight)
+        store.close()
+    requests, bytes_read, most_in_flight = reads[default]
+    assert requests > 20 and bytes_read < len(data) / 4
+    assert most_in_flight == requests - 2  # the window, a wave of the rest, the last header
+    assert took < 0.1 * requests / 2  # one GET at a time would take 0.1 s each
+    assert reads[dear] == (2, len(data), 1)
     with pytest.raises(ConfigurationError, match="request_cost must be a number of bytes"):
         open_backend("originals", f"s3://{bucket}?request_cost=lots", OriginalsStore)
 

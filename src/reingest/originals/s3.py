@@ -10,15 +10,21 @@ An original is never overwritten: ``HeadObject`` first (cheap, and no upload whe
 then ``PutObject`` with ``IfNoneMatch='*'`` so that two concurrent uploads of the same bytes
 cannot replace one another. The bucket must exist (it is not created here).
 
+A projection reads an original's first window with one ranged GET, then the ranges its
+structure points at; the ranges ``RangedSource`` asks for at once (a block and the PNG chunk
+headers its stride predicts, up to ``WAVE``) are GETs made in parallel from a pool of as many
+threads and connections, so a wave costs one round trip, not one per range.
+
 URL options: ``endpoint_url``, ``region`` (as for ``dynamodb://``); ``request_cost``, what a
-GET costs beyond its bytes, in bytes (default 1 MiB: see ``RangedSource``; 0 reads the fewest
-bytes whatever the number of requests).
+round trip costs beyond its bytes, in bytes (default 1 MiB: see ``RangedSource``; 0 reads the
+fewest bytes whatever the number of round trips).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlparse
@@ -29,6 +35,7 @@ from ..dates import format_iso, parse_iso
 from ..errors import ConfigurationError, ImageNotFound
 from ..progress.dynamodb import aws_client, error_code
 from .base import OriginalsStore, StoredOriginal, UploadRecord, image_id_of, storage_key
+from .source import WAVE
 
 _ID = re.compile(r"^[0-9a-f]{40}$")
 IDENTIFIER_PREFIX = "identifier!"
@@ -95,7 +102,8 @@ class S3OriginalsStore(OriginalsStore):
         self.bucket = parsed.netloc
         self.prefix = parsed.path.strip("/")
         self.request_cost = _request_cost(parse_qs(parsed.query).get("request_cost"))
-        self.client = aws_client("s3", url)
+        self.client = aws_client("s3", url, pool=WAVE)
+        self._ranges = ThreadPoolExecutor(WAVE, thread_name_prefix="s3-ranges")
 
     def key_of(self, image_id: str) -> str:
         return self._prefixed(storage_key(image_id))
@@ -163,6 +171,11 @@ class S3OriginalsStore(OriginalsStore):
             data: bytes = body.read()
         return data
 
+    def read_ranges(self, image_id: str, ranges: list[tuple[int, int]]) -> list[bytes]:
+        """The GETs made in parallel (boto3 clients are thread-safe): one round trip for up to
+        ``WAVE`` ranges."""
+        return list(self._ranges.map(lambda span: self.read_range(image_id, *span), ranges))
+
     def _get_object(self, image_id: str, **options: str) -> Any:
         """GetObject; raises ImageNotFound, or _PastTheEnd for a range after the last byte."""
         try:
@@ -193,6 +206,9 @@ class S3OriginalsStore(OriginalsStore):
             Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}
         )
         return existed
+
+    def close(self) -> None:
+        self._ranges.shutdown()
 
     def ids(self) -> Iterator[str]:
         """S3 lists keys in UTF-8 binary order, and ``a/b/c/d/e/f/<id>`` keys sort as their ids."""
