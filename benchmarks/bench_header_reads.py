@@ -15,9 +15,12 @@ reads (target: header reads <= 10 % of the bytes of whole reads, same projection
 
 Each round projects every image both ways in slices of --slice images, header and whole reads
 back to back (alternating which goes first), so a busy moment on a shared machine lands on both;
-images/s are medians over the slices. moto answers a GET in ~6 ms and streams ~800 MB/s over
-loopback, which flatters whole reads; the last line models S3 in a region instead (20 ms a
-round trip, 90 MB/s a stream) from the round trips and bytes counted.
+images/s are medians over the slices. moto answers a GET in ~6 ms of its own CPU (on the same
+cores) and streams ~800 MB/s over loopback, which flatters whole reads; the last line models
+S3 in a region instead (20 ms a round trip, 90 MB/s a stream) from the round trips and bytes
+counted. The client's CPU per image (this process's; moto runs in its own) comes on top; moto
+closes the connection after each answer, so every ranged GET on libcurl connects anew here,
+which S3 does not make it do (it keeps connections alive).
 
     .venv/bin/python benchmarks/bench_header_reads.py [--images 15] [--rounds 3]
 """
