@@ -179,9 +179,12 @@ def test_s3_reads_a_pngs_chunk_headers_in_waves_unless_its_url_makes_round_trips
         open_backend("originals", f"s3://{bucket}?request_cost=lots", OriginalsStore)
 
 
-def test_s3_reads_through_boto3_the_ranges_libcurl_did_not_get(bucket: str) -> None:
+def test_s3_reads_through_boto3_the_ranges_libcurl_did_not_get(
+    bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """A range S3 does not answer with its bytes (206) over libcurl (here: the presigned URL
-    names another key) is read again through boto3: its bytes, or the error any GET gives."""
+    names another key) is read again through boto3, with a warning: its bytes, or the error
+    any GET gives."""
     store = open_backend("originals", f"s3://{bucket}", OriginalsStore)
     assert isinstance(store, S3OriginalsStore)
     image_id, _ = store.put(PATTERN, UploadRecord())
@@ -192,7 +195,9 @@ def test_s3_reads_through_boto3_the_ranges_libcurl_did_not_get(bucket: str) -> N
     store.client.generate_presigned_url = lambda operation, Params, ExpiresIn: presign(
         operation, Params={**Params, "Key": "missing"}, ExpiresIn=ExpiresIn
     )
+    caplog.clear()
     assert store.read_ranges(image_id, ranges) == [PATTERN[start:end] for start, end in ranges]
+    assert "3 of 3 ranged GETs" in caplog.text and "(first: 404)" in caplog.text
     store.delete(image_id)
     with pytest.raises(ImageNotFound):
         store.read_ranges(image_id, ranges)
