@@ -48,8 +48,8 @@ class StoredOriginal:
 class OriginalsStore(ABC):
     """Where the original files live. Backends: ``file://`` (folder), ``s3://``."""
 
-    #: what one read of a range costs beyond its bytes, in bytes (``RangedSource``): nothing
-    #: for a local file
+    #: what a round trip for ranges (``read_ranges``) costs beyond their bytes, in bytes
+    #: (``RangedSource``): nothing for a local file
     request_cost = 0
 
     @abstractmethod
