@@ -167,7 +167,7 @@ def test_a_multi_megabyte_original_is_read_by_its_header(fmt: str) -> None:
     image = build_image(stored, UPLOAD_TIME, processors=())
     assert image.fileMetadata.exif["Artist"] == "Header Reads"
     assert len(data) > 2_000_000 and image.source.size == len(data)
-    if fmt == "PNG":  # the window, then one block per image data chunk's header past it
+    if fmt == "PNG":  # the window, then a read per chunk header past it (a block, or 8 bytes)
         past_the_window = [span for span in png_spans(data) if span[0] + 8 > WINDOW]
         assert 1 < source.requests <= 1 + len(past_the_window)
         assert source.bytes_read <= WINDOW + 4096 * len(past_the_window)
@@ -292,17 +292,20 @@ def test_where_a_round_trip_costs_more_than_the_rest_a_png_is_read_whole_past_it
 def test_image_data_chunks_of_uneven_sizes_read_as_they_do_whole(
     window: int, request_cost: int
 ) -> None:
-    """Chunks of random sizes: predictions miss, and so each wave after one that missed
-    predicts a read (a read or two per header, not a wave each) until the walk ends or the
-    rest is read whole (the ski-rental rule, or a stride foreseeing more than MAX_FETCHES)."""
+    """Chunks of random sizes (32 to 128 KiB): predictions miss, and so each wave after one
+    that missed predicts a read (a read or two per header, not a wave each) until the walk
+    ends, or the rest is read whole where round trips cost (the ski-rental rule)."""
     sizes = random.Random(7)
-    data = rechunked(photo("PNG"), iter(lambda: sizes.randrange(1 << 10, 1 << 17), 0))
+    data = rechunked(photo("PNG"), iter(lambda: sizes.randrange(1 << 15, 1 << 17), 0))
     source, waves = counted(data, window, request_cost)
     assert_loaded_alike(data, source)
     assert all(len(wave) <= 2 for wave in waves[1:])
     assert source.requests <= MAX_FETCHES + 2 and source.bytes_read <= 2 * len(data)
     if request_cost:  # never charged more than the rest costs before it is read whole
         assert len(waves) <= 2 + len(data) // request_cost
+    else:  # walked to IEND: a block per header, and the predictions that missed
+        headers = headers_past(data, window)
+        assert len(waves) >= headers - 1 and source.bytes_read < window + 4104 * headers
 
 
 @pytest.mark.parametrize("request_cost", [0, 1 << 20])
