@@ -5,17 +5,22 @@ The corpus: --images multi-megabyte originals, JPEG, TIFF and PNG in turn (4-7 M
 5-11 MB uncompressed TIFFs, 4-7 MB PNGs of grainy gradients), each with an sRGB ICC profile and
 EXIF, IPTC and XMP written by exiv2 (as the sample library's). They are stored in a folder
 (file://) and in a bucket of a throw-away moto server (s3://, as the tests use), read both with
-S3's default request cost (`s3`: a PNG's rest is read in one GET rather than one GET per chunk
-header) and with none (`s3 rc=0`: the fewest bytes); thumbnails are stored first, as ingest
-does, so a projection reads only what the loader needs. Bytes and requests are counted at the
+S3's default request cost (`s3`: a round trip costs a megabyte, so a PNG's chunk headers are
+read in waves of parallel GETs where those cost less than its rest, else its rest in one GET)
+and with none (`s3 rc=0`: the fewest bytes whatever the round trips); thumbnails are stored
+first, as ingest does, so a projection reads only what the loader needs. Bytes, requests and
+round trips (a call's ranges count once: S3 makes their GETs in parallel) are counted at the
 store, and every projection made by header reads is checked to equal the one made by whole
 reads (target: header reads <= 10 % of the bytes of whole reads, same projections).
 
 Each round projects every image both ways in slices of --slice images, header and whole reads
 back to back (alternating which goes first), so a busy moment on a shared machine lands on both;
-images/s are medians over the slices. moto answers a GET in ~6 ms and streams ~800 MB/s over
-loopback, which flatters whole reads; the last line models S3 in a region instead (20 ms a
-request, 90 MB/s a stream) from the requests and bytes counted.
+images/s are medians over the slices. moto answers a GET in ~6 ms of its own CPU (on the same
+cores) and streams ~800 MB/s over loopback, which flatters whole reads; the last line models
+S3 in a region instead (20 ms a round trip, 90 MB/s a stream) from the round trips and bytes
+counted. The client's CPU per image (this process's; moto runs in its own) comes on top; moto
+closes the connection after each answer, so every ranged GET on libcurl connects anew here,
+which S3 does not make it do (it keeps connections alive).
 
     .venv/bin/python benchmarks/bench_header_reads.py [--images 15] [--rounds 3]
 """
@@ -82,29 +87,32 @@ def photo(fmt: str, seed: int, icc: bytes) -> bytes:
 
 
 class Counted(OriginalsStore):
-    """Counts the requests made for originals and the bytes they bring (thumbnails aside)."""
+    """Counts the requests made for originals, their round trips (the ranges read at once count
+    once) and the bytes they bring (thumbnails aside)."""
 
     requests = 0
+    round_trips = 0
     bytes_read = 0
 
     def get(self, image_id: str) -> StoredOriginal:
         stored = super().get(image_id)
-        self._count(len(whole(stored.data)))
+        self._count(1, len(whole(stored.data)))
         return stored
 
     def get_ranged(self, image_id: str, window: int) -> StoredOriginal:
         stored = super().get_ranged(image_id, window)
         data = stored.data
-        self._count(min(window, data.size) if isinstance(data, Source) else len(data))
+        self._count(1, min(window, data.size) if isinstance(data, Source) else len(data))
         return stored
 
-    def read_range(self, image_id: str, start: int, end: int) -> bytes:
-        data = super().read_range(image_id, start, end)
-        self._count(len(data))
-        return data
+    def read_ranges(self, image_id: str, ranges: list[tuple[int, int]]) -> list[bytes]:
+        answers = super().read_ranges(image_id, ranges)
+        self._count(len(answers), sum(len(data) for data in answers))
+        return answers
 
-    def _count(self, size: int) -> None:
-        self.requests += 1
+    def _count(self, requests: int, size: int) -> None:
+        self.requests += requests
+        self.round_trips += 1
         self.bytes_read += size
 
 
@@ -134,18 +142,34 @@ def stores(folder: Path) -> Iterator[dict[str, Counted]]:
 
 @dataclass
 class Costs:
-    """What projecting some images cost: images, requests, bytes."""
+    """What projecting some images cost: images, requests, round trips, bytes, and the CPU
+    time of this process (the client: moto runs in a process of its own)."""
 
     images: int = 0
     requests: int = 0
+    round_trips: int = 0
     bytes_read: int = 0
+    cpu: float = 0.0
+
+    def add(self, other: Costs) -> None:
+        self.images += other.images
+        self.requests += other.requests
+        self.round_trips += other.round_trips
+        self.bytes_read += other.bytes_read
+        self.cpu += other.cpu
 
 
-def project(projector: Projector, store: Counted, image_id: str) -> tuple[Any, int, int]:
-    """The projection, and the requests and bytes it took."""
-    requests, bytes_read = store.requests, store.bytes_read
+def project(projector: Projector, store: Counted, image_id: str) -> tuple[Any, Costs]:
+    """The projection, and the requests, round trips, bytes and client CPU it took."""
+    before = Costs(0, store.requests, store.round_trips, store.bytes_read, time.process_time())
     image = projector.project(image_id).to_json()
-    return image, store.requests - requests, store.bytes_read - bytes_read
+    return image, Costs(
+        1,
+        store.requests - before.requests,
+        store.round_trips - before.round_trips,
+        store.bytes_read - before.bytes_read,
+        time.process_time() - before.cpu,
+    )
 
 
 def timed(projector: Projector, ids: list[str]) -> float:
@@ -165,11 +189,9 @@ def measure(
     for image_id, fmt in corpus:
         made = {}
         for mode, projector in modes.items():
-            made[mode], requests, bytes_read = project(projector, store, image_id)
+            made[mode], cost = project(projector, store, image_id)
             for key in ((mode, fmt), (mode, "all")):
-                costs[key].images += 1
-                costs[key].requests += requests
-                costs[key].bytes_read += bytes_read
+                costs[key].add(cost)
         differ += made["header"] != made["whole"]
     rates: dict[str, list[float]] = {mode: [] for mode in modes}
     ids = [image_id for image_id, _ in corpus]
@@ -186,13 +208,15 @@ def row(name: str, fmt: str, header: Costs, whole_read: Costs, speeds: str = "")
     return (
         f"{name:<9}{fmt:<6}{header.bytes_read / header.images / 1e3:>14,.0f}"
         f"{whole_read.bytes_read / whole_read.images / 1e3:>14,.0f}{ratio:>8.1%}"
-        f"{header.requests / header.images:>10.1f}{speeds}"
+        f"{header.requests / header.images:>10.1f}{header.round_trips / header.images:>10.1f}"
+        f"{1000 * header.cpu / header.images:>9.1f}{1000 * whole_read.cpu / whole_read.images:>9.1f}"
+        f"{speeds}"
     )
 
 
 def modelled_ms(costs: Costs) -> float:
-    """Milliseconds per image fetching from S3 in a region, one request at a time."""
-    seconds = costs.requests * S3_LATENCY + costs.bytes_read / S3_BANDWIDTH
+    """Milliseconds per image fetching from S3 in a region, one round trip at a time."""
+    seconds = costs.round_trips * S3_LATENCY + costs.bytes_read / S3_BANDWIDTH
     return 1000 * seconds / costs.images
 
 
@@ -211,7 +235,9 @@ def main() -> None:
     total = sum(len(data) for _, data in originals) / 1e6
     print(f"corpus: {len(originals)} originals, {total:.0f} MB ({shown} on average)")
     print(f"{'store':<9}{'format':<6}{'header KB/img':>14}{'whole KB/img':>14}{'ratio':>8}"
-          f"{'req/img':>10}{'header img/s':>14}{'whole img/s':>13}{'speed-up':>10}")  # fmt: skip
+          f"{'req/img':>10}{'trips/img':>10}{'CPU ms':>9}{'(whole)':>9}"
+          f"{'header img/s':>14}{'whole img/s':>13}"
+          f"{'speed-up':>10}")  # fmt: skip
     ratios, models, differ = [], [], 0
     with tempfile.TemporaryDirectory(prefix="bench-header-reads-") as folder:
         services = LocalDataServices(f"sqlite:///{folder}/services.db")
@@ -241,7 +267,7 @@ def main() -> None:
                         f"{name} {modelled_ms(header):.0f} vs {modelled_ms(whole_read):.0f}"
                     )
     print(f"target: header reads <= {TARGET:.0%} of the bytes of whole reads: {', '.join(ratios)}")
-    print(f"modelled for S3 in a region ({S3_LATENCY * 1000:.0f} ms a request, "
+    print(f"modelled for S3 in a region ({S3_LATENCY * 1000:.0f} ms a round trip, "
           f"{S3_BANDWIDTH / 1e6:.0f} MB/s), ms per image, header vs whole: {'; '.join(models)}")  # fmt: skip
     pairs = len(originals) * len(opened)
     print(f"projections: {pairs - differ} of {pairs} identical, header reads vs whole reads")

@@ -17,10 +17,11 @@ from PIL import Image
 
 from reingest.backends import Components, open_backend
 from reingest.batch_index import index_batch
-from reingest.errors import ConfigurationError
+from reingest.curl_pool import CurlPool, Response
+from reingest.errors import ConfigurationError, ImageNotFound
 from reingest.loader import build_image
 from reingest.originals.base import OriginalsStore, UploadRecord, storage_key
-from reingest.originals.s3 import decode_metadata, encode_metadata
+from reingest.originals.s3 import S3OriginalsStore, decode_metadata, encode_metadata
 from reingest.originals.source import RangedSource
 from reingest.progress.base import ProgressTable
 from reingest.progress.dynamodb import DynamoProgressTable
@@ -30,6 +31,9 @@ from reingest.streams.base import Priority, StreamLag, Streams
 from reingest.streams.kinesis import NO_ITERATOR_AGE
 
 pytest_plugins = ["aws"]
+
+#: 10,000 bytes in which no slice is like its neighbours (251 is prime)
+PATTERN = (bytes(range(251)) * 40)[:10_000]
 
 #: one write at a time: moto undoes a failed transaction by restoring a snapshot of the whole
 #: table, which erases concurrent writes (DynamoDB itself serialises them)
@@ -127,26 +131,91 @@ def test_s3_reads_an_object_grid_stored_and_its_last_modified(bucket: str) -> No
     assert stored.last_modified.endswith("Z") and len(stored.last_modified) == 24
 
 
-def test_s3_reads_a_pngs_rest_at_once_unless_its_url_makes_requests_cheap(bucket: str) -> None:
-    """A GET costs a megabyte by default (its round trip): rather than one GET per chunk header
-    of a PNG's image data past the window, its rest is read in one; ``request_cost=0`` reads
-    the fewest bytes instead."""
+class CountedWaves:
+    """``CurlPool.get_all`` that keeps how many GETs each call asked for."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.waves: list[int] = []
+        real = CurlPool.get_all
+
+        def get_all(pool: CurlPool, urls: Any, headers: Any = None) -> Any:
+            self.waves.append(len(urls))
+            return real(pool, urls, headers)
+
+        monkeypatch.setattr(CurlPool, "get_all", get_all)
+
+
+def png_of_many_chunks() -> bytes:
     noise = random.Random(0).randbytes(700 * 700 * 3)
     out = io.BytesIO()
     Image.frombytes("RGB", (700, 700), noise).save(out, "PNG")  # image data in 64 KiB chunks
-    data = out.getvalue()
-    default, cheap = f"s3://{bucket}", f"s3://{bucket}?request_cost=0"
+    return out.getvalue()
+
+
+def test_s3_reads_a_pngs_chunk_headers_in_waves_unless_its_url_makes_round_trips_dear(
+    bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GET costs a round trip (a megabyte by default): the chunk headers of a PNG's image
+    data past the window, which its stride predicts, are read in a wave of GETs all in flight
+    at once (libcurl), so the walk takes a few round trips, not one per header, and a few
+    bytes, not the rest; a URL making a round trip dearer than the rest reads it in one GET."""
+    data = png_of_many_chunks()
+    default, dear = f"s3://{bucket}", f"s3://{bucket}?request_cost={8 << 20}"
     image_id, _ = open_backend("originals", default, OriginalsStore).put(data, UploadRecord())
-    reads = {}
-    for url in (default, cheap):
-        stored = open_backend("originals", url, OriginalsStore).get_ranged(image_id, 65_536)
+    reads, counted = {}, CountedWaves(monkeypatch)
+    for url in (default, dear):
+        store = open_backend("originals", url, OriginalsStore)
+        stored = store.get_ranged(image_id, 65_536)
         build_image(stored, "2024-01-01T00:00:00.000Z", processors=())
         assert isinstance(stored.data, RangedSource)
-        reads[url] = (stored.data.requests, stored.data.bytes_read)
-    assert reads[default] == (2, len(data))
-    assert reads[cheap][0] > 20 and reads[cheap][1] < len(data) / 4
+        reads[url] = (stored.data.requests, stored.data.bytes_read, counted.waves)
+        counted.waves = []
+        store.close()
+    requests, bytes_read, waves = reads[default]
+    assert requests > 20 and bytes_read < len(data) / 4
+    assert waves == [requests - 2, 1]  # after the window: the image data's, then IEND's
+    assert reads[dear] == (2, len(data), [1])
     with pytest.raises(ConfigurationError, match="request_cost must be a number of bytes"):
         open_backend("originals", f"s3://{bucket}?request_cost=lots", OriginalsStore)
+
+
+def test_s3_reads_through_boto3_the_ranges_libcurl_did_not_get(
+    bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A range S3 does not answer with its bytes (206) over libcurl (here: the presigned URL
+    names another key) is read again through boto3, with a warning: its bytes, or the error
+    any GET gives."""
+    store = open_backend("originals", f"s3://{bucket}", OriginalsStore)
+    assert isinstance(store, S3OriginalsStore)
+    image_id, _ = store.put(PATTERN, UploadRecord())
+    ranges = [(0, 10), (500, 600), (5, 5), (9990, 10_000)]
+    assert store.read_ranges(image_id, ranges) == [PATTERN[start:end] for start, end in ranges]
+    presign = store.client.generate_presigned_url
+    store.client = boto3.client("s3")  # as the store's, but presigning for a missing key
+    store.client.generate_presigned_url = lambda operation, Params, ExpiresIn: presign(
+        operation, Params={**Params, "Key": "missing"}, ExpiresIn=ExpiresIn
+    )
+    caplog.clear()
+    assert store.read_ranges(image_id, ranges) == [PATTERN[start:end] for start, end in ranges]
+    assert "3 of 3 ranged GETs" in caplog.text and "(first: 404)" in caplog.text
+    store.delete(image_id)
+    with pytest.raises(ImageNotFound):
+        store.read_ranges(image_id, ranges)
+    store.close()
+
+
+def test_a_curl_pools_ranged_gets_leave_its_next_gets_whole(bucket: str) -> None:
+    """Header lines given for some GETs (a Range each) are sent with those only."""
+    boto3.client("s3").put_object(Bucket=bucket, Key="pattern", Body=PATTERN)
+    url = boto3.client("s3").generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "pattern"}
+    )
+    pool = CurlPool(timeout=10, connect_timeout=5)
+    ranged = pool.get_all([url, url], [["Range: bytes=0-9"], ["Range: bytes=100-199"]]).result()
+    whole = pool.get_all([url, url]).result()  # on the same handles
+    pool.close()
+    answers = [(a.status_code, a.content) for a in ranged + whole if isinstance(a, Response)]
+    assert answers == [(206, PATTERN[:10]), (206, PATTERN[100:200]), (200, PATTERN), (200, PATTERN)]
 
 
 # -- DynamoDB progress (moto) ---------------------------------------------------------------

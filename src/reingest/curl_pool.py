@@ -99,10 +99,11 @@ Answers = list[Response | TransportError]
 class _Group:
     """GETs asked for together, answered together."""
 
-    __slots__ = ("future", "outcomes", "remaining", "urls")
+    __slots__ = ("future", "headers", "outcomes", "remaining", "urls")
 
-    def __init__(self, urls: Sequence[str]) -> None:
+    def __init__(self, urls: Sequence[str], headers: Sequence[Sequence[str]] | None) -> None:
         self.urls = urls
+        self.headers = headers
         self.future: Future[Answers] = Future()
         self.outcomes: list[Response | TransportError | None] = [None] * len(urls)
         self.remaining = len(urls)
@@ -127,8 +128,9 @@ class CurlPool:
         connect_timeout: float,
         max_connections: int = 256,
     ) -> None:
+        self._headers = [f"{name}: {value}" for name, value in (headers or {}).items()]
         self._options: list[tuple[int, Any]] = [
-            (pycurl.HTTPHEADER, [f"{name}: {value}" for name, value in (headers or {}).items()]),
+            (pycurl.HTTPHEADER, self._headers),
             (pycurl.TIMEOUT_MS, max(1, round(timeout * 1000))),
             (pycurl.CONNECTTIMEOUT_MS, max(1, round(connect_timeout * 1000))),
             (pycurl.NOSIGNAL, 1),  # no SIGALRM for timeouts: we are one thread of many
@@ -141,11 +143,14 @@ class CurlPool:
         self._thread: threading.Thread | None = None
         self._closing = False
 
-    def get_all(self, urls: Sequence[str]) -> Future[Answers]:
+    def get_all(
+        self, urls: Sequence[str], headers: Sequence[Sequence[str]] | None = None
+    ) -> Future[Answers]:
         """Start every GET at once; the future holds each URL's Response, or the
         TransportError it failed with, in order. One future per group: the caller waits (and
-        is woken) once, not once per URL."""
-        group = _Group(urls)
+        is woken) once, not once per URL. ``headers``: each URL's own header lines (a
+        ``Range``), sent after the pool's."""
+        group = _Group(urls, headers)
         with self._lock:
             if self._closing:
                 raise RuntimeError("the pool is closed")
@@ -224,6 +229,8 @@ class CurlPool:
                 chunks: list[bytes] = []
                 handle.setopt(pycurl.URL, url)
                 handle.setopt(pycurl.WRITEFUNCTION, chunks.append)
+                if group.headers is not None:
+                    handle.setopt(pycurl.HTTPHEADER, [*self._headers, *group.headers[index]])
                 self._running[handle] = (group, index, chunks)
                 self._multi.add_handle(handle)
 
@@ -254,7 +261,13 @@ class CurlPool:
     def _release(self, handle: pycurl.Curl) -> tuple[_Group, int, list[bytes]]:
         self._multi.remove_handle(handle)
         self._idle.append(handle)
-        return self._running.pop(handle)
+        group, index, chunks = self._running.pop(handle)
+        if group.headers is not None:  # the next GET on this handle sends the pool's only
+            if self._headers:
+                handle.setopt(pycurl.HTTPHEADER, self._headers)
+            else:  # pycurl takes an empty list as no change
+                handle.unsetopt(pycurl.HTTPHEADER)
+        return group, index, chunks
 
     def _on_socket(self, what: int, fd: int, _multi: object, _data: object) -> None:
         if what in _EVENTS:  # registering again changes what poll waits for

@@ -76,15 +76,23 @@ def test_missing_ids_are_reported(store: OriginalsStore) -> None:
 PATTERN = (bytes(range(251)) * 40)[:10_000]
 
 
-@pytest.mark.parametrize(
-    ("start", "end"),
-    [(0, 10), (5, 5000), (9990, 20000), (9999, 10000), (10000, 10010), (20000, 30000), (7, 3)],
-)
+#: within, across and past the original's end, and empty
+RANGES = [(0, 10), (5, 5000), (9990, 20000), (9999, 10000), (10000, 10010), (20000, 30000), (7, 3)]
+
+
+@pytest.mark.parametrize(("start", "end"), RANGES)
 def test_a_range_reads_as_a_slice_of_the_original(
     store: OriginalsStore, start: int, end: int
 ) -> None:
     image_id, _ = store.put(PATTERN, UploadRecord())
     assert store.read_range(image_id, start, end) == PATTERN[start:end]
+
+
+def test_ranges_read_at_once_read_as_slices_of_the_original(store: OriginalsStore) -> None:
+    image_id, _ = store.put(PATTERN, UploadRecord())
+    assert store.read_ranges(image_id, RANGES) == [PATTERN[start:end] for start, end in RANGES]
+    with pytest.raises(ImageNotFound):
+        store.read_ranges("0" * 40, RANGES[:2])
 
 
 def test_a_ranged_original_reads_its_window_first_and_the_rest_as_asked(

@@ -12,7 +12,8 @@ from __future__ import annotations
 import io
 import random
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import count, repeat
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from hostile_files import (
     SHORT,
     jpeg_fill_bytes,
     jpeg_tiny_segments,
+    png_chunk,
     png_tiny_chunks,
     tiff_shared_text,
 )
@@ -33,7 +35,7 @@ from reingest.backends import Components
 from reingest.loader import build_image
 from reingest.originals.base import OriginalsStore, StoredOriginal, UploadRecord
 from reingest.originals.file import FileOriginalsStore
-from reingest.originals.source import MAX_FETCHES, WINDOW, RangedSource
+from reingest.originals.source import MAX_FETCHES, WAVE, WINDOW, RangedSource
 from reingest.projection import Projector
 from reingest.sample import generate_sample_library
 from reingest.services.base import DataServices
@@ -127,11 +129,23 @@ def test_the_fuzzers_mutations_load_alike_from_header_reads(
 # -- what header reads cost ----------------------------------------------------------------------
 
 
+Waves = list[list[tuple[int, int]]]
+
+
+def counted(data: bytes, window: int, request_cost: int = 0) -> tuple[RangedSource, Waves]:
+    """``data`` read from its first ``window`` bytes on, 4 KiB at a time, and each wave of
+    ranges it is read in past the window, as it is asked for."""
+    waves: Waves = []
+
+    def fetch(ranges: list[tuple[int, int]]) -> list[bytes]:
+        waves.append(ranges)
+        return [data[start:end] for start, end in ranges]
+
+    return RangedSource(data[:window], len(data), fetch, 4096, request_cost), waves
+
+
 def ranged(data: bytes, window: int, request_cost: int = 0) -> RangedSource:
-    """``data`` read from its first ``window`` bytes on, 4 KiB at a time."""
-    return RangedSource(
-        data[:window], len(data), lambda start, end: data[start:end], 4096, request_cost
-    )
+    return counted(data, window, request_cost)[0]
 
 
 def photo(fmt: str, size: tuple[int, int] = (1600, 1200)) -> bytes:
@@ -153,7 +167,7 @@ def test_a_multi_megabyte_original_is_read_by_its_header(fmt: str) -> None:
     image = build_image(stored, UPLOAD_TIME, processors=())
     assert image.fileMetadata.exif["Artist"] == "Header Reads"
     assert len(data) > 2_000_000 and image.source.size == len(data)
-    if fmt == "PNG":  # the window, then one block per image data chunk's header past it
+    if fmt == "PNG":  # the window, then a read per chunk header past it (a block, or 8 bytes)
         past_the_window = [span for span in png_spans(data) if span[0] + 8 > WINDOW]
         assert 1 < source.requests <= 1 + len(past_the_window)
         assert source.bytes_read <= WINDOW + 4096 * len(past_the_window)
@@ -223,15 +237,99 @@ def test_tags_pointing_far_apart_cost_a_block_each() -> None:
     assert source.bytes_read <= 4096 + (12 * 1024 + 4096) + 3 * 4096
 
 
-def test_where_requests_are_dear_a_png_is_read_whole_past_its_window() -> None:
-    """A request costing a megabyte (S3's default), the hundred chunk headers of this PNG's
-    image data would cost far more than the rest of it: it is read in one request."""
-    data = photo("PNG")
-    source = ranged(data, WINDOW, request_cost=1 << 20)
-    assert loaded(StoredOriginal("id", source, "file:///x", UploadRecord(), UPLOAD_TIME)) == loaded(
-        StoredOriginal("id", data, "file:///x", UploadRecord(), UPLOAD_TIME)
-    )
-    assert (source.requests, source.bytes_read) == (2, len(data))
+def rechunked(data: bytes, sizes: Iterator[int]) -> bytes:
+    """``data``, a PNG, with its image data in IDAT chunks of ``sizes`` bytes and its other
+    chunks after them (where only a walk through every chunk header finds them)."""
+    chunks = [data[start:end] for start, end in png_spans(data)]
+    image_data = b"".join(chunk[8:-4] for chunk in chunks if chunk[4:8] == b"IDAT")
+    idats, at = [], 0
+    while at < len(image_data):
+        size = next(sizes)
+        idats.append(png_chunk(b"IDAT", image_data[at : at + size]))
+        at += size
+    others = [chunk for chunk in chunks[1:] if chunk[4:8] not in (b"IDAT", b"IEND")]
+    return data[:8] + chunks[0] + b"".join(idats + others) + png_chunk(b"IEND", b"")
+
+
+def headers_past(data: bytes, window: int) -> int:
+    """The chunk headers of a PNG that its first ``window`` bytes do not hold."""
+    return sum(1 for start, _ in png_spans(data) if start + 8 > window)
+
+
+def assert_loaded_alike(data: bytes, source: RangedSource) -> None:
+    """Loaded from ``source``, ``data`` gives what it gives read whole, its EXIF included."""
+    whole = loaded(StoredOriginal("id", data, "file:///x", UploadRecord(), UPLOAD_TIME))
+    assert whole["fileMetadata"]["exif"]["Artist"] == "Header Reads"
+    assert loaded(StoredOriginal("id", source, "file:///x", UploadRecord(), UPLOAD_TIME)) == whole
+
+
+def test_where_requests_are_dear_a_pngs_chunk_headers_are_read_in_waves() -> None:
+    """A request costing a megabyte (S3's default), the chunk headers of this PNG's image data
+    (64 KiB chunks, as Pillow writes) are read WAVE at a time, as its stride predicts them:
+    a few round trips and a few bytes each, not a round trip each nor the whole file."""
+    data = rechunked(photo("PNG"), repeat(1 << 16))
+    source, waves = counted(data, WINDOW, request_cost=1 << 20)
+    assert_loaded_alike(data, source)
+    headers = headers_past(data, WINDOW)
+    assert headers > WAVE and max(len(wave) for wave in waves) == WAVE
+    # waves of predicted headers, then the metadata past the image data (not predicted)
+    assert len(waves) == -(-headers // WAVE) + 1
+    assert source.requests <= 1 + headers  # each header read once, whether predicted or not
+    assert source.bytes_read <= WINDOW + 4096 * len(waves) + 8 * headers < len(data) / 10
+
+
+def test_where_a_round_trip_costs_more_than_the_rest_a_png_is_read_whole_past_its_window() -> None:
+    """Requests costing 8 MiB, the two waves this PNG's chunk headers take would cost more than
+    the rest of it: it is read in one request."""
+    data = rechunked(photo("PNG"), repeat(1 << 16))
+    source, waves = counted(data, WINDOW, request_cost=8 << 20)
+    assert_loaded_alike(data, source)
+    assert waves == [[(WINDOW, len(data))]] and source.bytes_read == len(data)
+
+
+@pytest.mark.parametrize("request_cost", [0, 1 << 20])
+@pytest.mark.parametrize("window", [4096, WINDOW])
+def test_image_data_chunks_of_uneven_sizes_read_as_they_do_whole(
+    window: int, request_cost: int
+) -> None:
+    """Chunks of random sizes (32 to 128 KiB): predictions miss, and so each wave after one
+    that missed predicts a read (a read or two per header, not a wave each) until the walk
+    ends, or the rest is read whole where round trips cost (the ski-rental rule)."""
+    sizes = random.Random(7)
+    data = rechunked(photo("PNG"), iter(lambda: sizes.randrange(1 << 15, 1 << 17), 0))
+    source, waves = counted(data, window, request_cost)
+    assert_loaded_alike(data, source)
+    assert all(len(wave) <= 2 for wave in waves[1:])
+    assert source.requests <= MAX_FETCHES + 2 and source.bytes_read <= 2 * len(data)
+    if request_cost:  # never charged more than the rest costs before it is read whole
+        assert len(waves) <= 2 + len(data) // request_cost
+    else:  # walked to IEND: a block per header, and the predictions that missed
+        headers = headers_past(data, window)
+        assert len(waves) >= headers - 1 and source.bytes_read < window + 4104 * headers
+
+
+@pytest.mark.parametrize("request_cost", [0, 1 << 20])
+def test_image_data_chunks_mostly_alike_are_still_read_in_waves(request_cost: int) -> None:
+    """Every 20th chunk shorter: the predictions past it miss, but the stride they hit with
+    goes on from where the walker asks next, so a wave covers about 20 chunk headers."""
+    data = rechunked(photo("PNG"), (1 << 16 if n % 20 else 5000 for n in count(1)))
+    source, waves = counted(data, WINDOW, request_cost)
+    assert_loaded_alike(data, source)
+    headers = headers_past(data, WINDOW)
+    assert len(waves) <= 2 + headers // 20 and source.requests <= 1 + 2 * headers
+    assert source.bytes_read < len(data) / 10
+
+
+@pytest.mark.parametrize("request_cost", [0, 1 << 20])
+def test_a_png_of_one_byte_image_data_chunks_is_read_whole_at_once(request_cost: int) -> None:
+    """Its walk would take a hundred thousand reads, past MAX_FETCHES: the rest is read in one
+    request as soon as the stride shows it (no request, no memory per chunk)."""
+    data = rechunked(photo("PNG", (300, 200)), repeat(1))
+    assert headers_past(data, WINDOW) > 100_000
+    source, waves = counted(data, WINDOW, request_cost)
+    whole = loaded(StoredOriginal("id", data, "file:///x", UploadRecord(), UPLOAD_TIME))
+    assert loaded(StoredOriginal("id", source, "file:///x", UploadRecord(), UPLOAD_TIME)) == whole
+    assert waves == [[(WINDOW, len(data))]]
 
 
 def test_once_fetches_cost_what_the_rest_would_the_rest_is_read_at_once() -> None:

@@ -48,8 +48,8 @@ class StoredOriginal:
 class OriginalsStore(ABC):
     """Where the original files live. Backends: ``file://`` (folder), ``s3://``."""
 
-    #: what one read of a range costs beyond its bytes, in bytes (``RangedSource``): nothing
-    #: for a local file
+    #: what a round trip for ranges (``read_ranges``) costs beyond their bytes, in bytes
+    #: (``RangedSource``): nothing for a local file
     request_cost = 0
 
     @abstractmethod
@@ -63,7 +63,7 @@ class OriginalsStore(ABC):
     @abstractmethod
     def get_ranged(self, image_id: str, window: int) -> StoredOriginal:
         """An original of which only the first ``window`` bytes are read now (with its upload
-        record, in one request), the rest as the loader asks (``read_range``); its ``data`` is
+        record, in one request), the rest as the loader asks (``read_ranges``); its ``data`` is
         the bytes themselves when the window holds them all. Raises ImageNotFound."""
 
     @abstractmethod
@@ -71,11 +71,16 @@ class OriginalsStore(ABC):
         """Bytes ``start`` to ``end`` (excluded) of an original: fewer, or none, past its end.
         Raises ImageNotFound."""
 
+    def read_ranges(self, image_id: str, ranges: list[tuple[int, int]]) -> list[bytes]:
+        """``read_range`` for each ``(start, end)``, in their order: one after the other here;
+        a store where a request waits for a round trip makes them in parallel."""
+        return [self.read_range(image_id, start, end) for start, end in ranges]
+
     def ranged(self, image_id: str, head: bytes, size: int, window: int) -> bytes | Source:
         """The data of an original of ``size`` bytes whose first ones (``head``) are read."""
         if len(head) >= size:
             return head
-        fetch = partial(self.read_range, image_id)
+        fetch = partial(self.read_ranges, image_id)
         return RangedSource(head, size, fetch, min(BLOCK, window), self.request_cost)
 
     @abstractmethod

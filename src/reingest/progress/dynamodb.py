@@ -77,11 +77,12 @@ NAMES = {
 }
 
 
-def aws_client(service: str, url: str, pool: int = 10) -> Any:
+def aws_client(service: str, url: str, pool: int = 10, signature_version: str | None = None) -> Any:
     """A boto3 client configured from the URL's query string and the environment. The
     endpoint: ``?<service>_endpoint_url=`` (e.g. ``dynamodb_endpoint_url`` for the Kinesis
     backend's state table), else ``REINGEST_AWS_ENDPOINT_URL``, else ``?endpoint_url=``, else
-    boto3's own (``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_ENDPOINT_URL``)."""
+    boto3's own (``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_ENDPOINT_URL``). ``signature_version``:
+    botocore's default unless given (S3 presigns with SigV2 in us-east-1 by default)."""
     query = parse_qs(urlparse(url).query)
     endpoint = (
         _first(query, f"{service}_endpoint_url")
@@ -91,7 +92,9 @@ def aws_client(service: str, url: str, pool: int = 10) -> Any:
     session = boto3.session.Session(region_name=_first(query, "region"))
     region = session.region_name or "us-east-1"
     config = Config(
-        retries={"mode": "standard", "max_attempts": 10}, max_pool_connections=max(pool, 10)
+        retries={"mode": "standard", "max_attempts": 10},
+        max_pool_connections=max(pool, 10),
+        signature_version=signature_version,
     )
     return session.client(service, endpoint_url=endpoint, region_name=region, config=config)
 
