@@ -130,12 +130,14 @@ def project_ids(
 ) -> list[Projected]:
     """Project ``ids`` exactly as a batch-index run would (in flight as many as the latency
     needs, retries, MAX_SIZE, every failure an outcome), for callers that hold no claims: the
-    audit compares the images a reingest would post with the index."""
-    return _project_all(projector, [Claim(image_id, 0, None) for image_id in ids], settings)
+    audit compares the images a reingest would post with the index. No digests: nothing will
+    check that these landed."""
+    claims = [Claim(image_id, 0, None) for image_id in ids]
+    return _project_all(projector, claims, settings, digests=False)
 
 
 def _project_all(
-    projector: ImageProjector, claims: Sequence[Claim], settings: Settings
+    projector: ImageProjector, claims: Sequence[Claim], settings: Settings, digests: bool = True
 ) -> list[Projected]:
     """As many projections in flight as the measured latency needs (``concurrency``: read
     ahead, and threads only for waits that cannot be read ahead), up to
@@ -143,7 +145,7 @@ def _project_all(
     with the time it started projecting."""
     sent_at = now_iso()
     return limit_for(projector).map(
-        lambda claim: _project(projector, claim, settings, sent_at),
+        lambda claim: _project(projector, claim, settings, sent_at, digests),
         claims,
         settings.projection_max_in_flight,
         lambda ahead: projector.prefetch([claim.id for claim in ahead]),
@@ -155,10 +157,10 @@ TRANSIENT = (TransientError, TimeoutError, ConnectionError)
 
 
 def _project(
-    projector: ImageProjector, claim: Claim, settings: Settings, sent_at: str
+    projector: ImageProjector, claim: Claim, settings: Settings, sent_at: str, digest: bool
 ) -> Projected:
-    """Project and serialise one image; every failure becomes this image's outcome with a
-    reason, never an exception that would cost its neighbours."""
+    """Project and serialise one image (and digest it, if asked); every failure becomes this
+    image's outcome with a reason, never an exception that would cost its neighbours."""
     try:
         image, image_bytes = _projection(projector, claim.id, settings).to_json_and_bytes()
         payload = image_payload(REINGEST_IMAGE, image_bytes, sent_at)
@@ -167,7 +169,7 @@ def _project(
             return Projected(Outcome(claim.id, State.TooBig, reason))
         # what the checker will look for in the index: this projection's file-derived content
         # (the object the message's JSON was written from, so the one thrall will read)
-        enqueued = Outcome(claim.id, State.Enqueued, None, file_digest(image))
+        enqueued = Outcome(claim.id, State.Enqueued, None, file_digest(image) if digest else None)
         return Projected(enqueued, payload, image)
     except Exception as error:
         state, reason = classify(error)
