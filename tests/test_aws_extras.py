@@ -7,8 +7,14 @@ import dataclasses
 import gzip
 import io
 import random
+import ssl
+import subprocess
+import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,7 +23,7 @@ from PIL import Image
 
 from reingest.backends import Components, open_backend
 from reingest.batch_index import index_batch
-from reingest.curl_pool import CurlPool, Response
+from reingest.curl_pool import CurlPool, Response, TransportError
 from reingest.errors import ConfigurationError, ImageNotFound
 from reingest.loader import build_image
 from reingest.originals.base import OriginalsStore, UploadRecord, storage_key
@@ -378,3 +384,55 @@ def test_each_aws_service_can_have_its_own_endpoint(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("REINGEST_AWS_ENDPOINT_URL", "http://everything.local:3")
     assert aws_client("kinesis", url).meta.endpoint_url == "http://everything.local:3"
     assert aws_client("dynamodb", url).meta.endpoint_url == "http://ddb.local:2"
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTPS server on 127.0.0.1 with a certificate of its own (a private CA's, as far as
+    any client can tell): its URL, and the certificate to trust it by."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Answer)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/object", cert
+    server.shutdown()
+    server.server_close()
+
+
+def test_s3_waves_trust_the_certificates_boto3_is_told_to_trust(
+    tls_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 behind a private CA (MinIO, a TLS-inspecting proxy) is trusted by boto3 through
+    AWS_CA_BUNDLE: the store's libcurl waves trust the same bundle, so they do not all fail
+    and fall back to one boto3 GET per range. Without it, certifi's CAs alone are trusted."""
+    url, cert = tls_server
+    [untrusted] = CurlPool(timeout=10, connect_timeout=5).get_all([url]).result()
+    assert isinstance(untrusted, TransportError) and "not trusted" in str(untrusted)
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(cert))
+    store = S3OriginalsStore("s3://any-bucket")
+    [answer] = store._curl.get_all([url]).result()
+    assert isinstance(answer, Response) and (answer.status_code, answer.content) == (200, b"ok")
+    store.close()

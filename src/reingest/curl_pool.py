@@ -127,7 +127,9 @@ class CurlPool:
         timeout: float,
         connect_timeout: float,
         max_connections: int = 256,
+        ca_bundle: str | None = None,
     ) -> None:
+        """``ca_bundle``: the certificates to trust (default: certifi's, as httpx trusts)."""
         self._headers = [f"{name}: {value}" for name, value in (headers or {}).items()]
         self._options: list[tuple[int, Any]] = [
             (pycurl.HTTPHEADER, self._headers),
@@ -135,7 +137,7 @@ class CurlPool:
             (pycurl.CONNECTTIMEOUT_MS, max(1, round(connect_timeout * 1000))),
             (pycurl.NOSIGNAL, 1),  # no SIGALRM for timeouts: we are one thread of many
             (pycurl.ACCEPT_ENCODING, ""),  # any encoding libcurl decodes, as httpx asks
-            (pycurl.CAINFO, certifi.where()),  # the CA bundle httpx trusts
+            (pycurl.CAINFO, ca_bundle or certifi.where()),
         ]
         self._max_connections = max_connections
         self._submitted: deque[_Group] = deque()

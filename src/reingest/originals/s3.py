@@ -29,6 +29,7 @@ fewest bytes whatever the number of round trips).
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC
@@ -113,7 +114,10 @@ class S3OriginalsStore(OriginalsStore):
         self.prefix = parsed.path.strip("/")
         self.request_cost = _request_cost(parse_qs(parsed.query).get("request_cost"))
         self.client = aws_client("s3", url, signature_version="s3v4")
-        self._curl = CurlPool(timeout=30.0, connect_timeout=10.0)
+        # the certificates boto3 trusts too: a private CA (MinIO, a TLS-inspecting proxy) set
+        # for boto3 through AWS_CA_BUNDLE would otherwise send every wave back to boto3
+        ca_bundle = os.environ.get("AWS_CA_BUNDLE") or None
+        self._curl = CurlPool(timeout=30.0, connect_timeout=10.0, ca_bundle=ca_bundle)
 
     def key_of(self, image_id: str) -> str:
         return self._prefixed(storage_key(image_id))
