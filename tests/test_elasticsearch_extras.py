@@ -109,8 +109,13 @@ class FakeElasticsearch:
             if method == "PUT":
                 if name in self.indices or name in self.aliases:
                     return 400, {"error": {"type": "resource_already_exists_exception"}}
+                aliases = (body or {}).get("aliases") or {}
+                if any(alias in self.indices for alias in aliases):  # created with none
+                    return 400, {"error": {"type": "invalid_alias_name_exception"}}
                 self.indices[name] = {}
                 self.created[name] = body
+                for alias in aliases:
+                    self.aliases.setdefault(alias, set()).add(name)
                 return 200, {"acknowledged": True}
             if method == "DELETE":
                 if name not in self.indices:
@@ -292,8 +297,9 @@ def test_the_target_is_made_an_alias_of_an_index_created_once_with_grids_mapping
     [name] = fake.created
     assert re.fullmatch(r"images_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_[0-9a-f]{7}", name)
     assert fake.aliases == {"Images_Current": {name}}
-    created = fake.created[name]
-    assert created == {"mappings": MAPPING, "settings": SETTINGS}
+    created = fake.created[name]  # named in the same request: never an index nothing names
+    assert created == {"mappings": MAPPING, "settings": SETTINGS, "aliases": {"Images_Current": {}}}
+    assert not [r for r in fake.requests if r[1] == "/_aliases"]
     assert created["settings"]["index"]["number_of_shards"] == 1
     assert created["settings"]["index"]["number_of_replicas"] == 0
     ElasticsearchIndex("http://localhost:9200/Images_Current").close()

@@ -114,6 +114,31 @@ def test_start_queues_every_id_of_the_index_and_the_store_and_states_follow_the_
     assert migration.verification_index(index).target == name
 
 
+def test_a_start_killed_after_making_the_index_leaves_it_named_and_queue_finishes_it(
+    index: SearchIndex,
+    progress: SqliteProgressTable,
+    library: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The new index is created already under Images_Migration: a start killed before it
+    queued anything leaves a migration that status shows and ``queue`` completes, never an
+    index that nothing names (which no command would find or clean up)."""
+    before = set(index.indices())
+
+    def killed(*_args: object, **_kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
+        patched.setattr(migration, "queue_every_id", killed)
+        migration.start(index, progress, store(library), suffix="abc1234")
+    [made] = set(index.indices()) - before
+    assert migration.Aliases.read(index).migration == made
+    assert progress.counts() == {}
+    migration.queue_every_id(index, progress, store(library), again=False)
+    queued = [library[k] for k in ("kept", "unindexed", "gone")]
+    assert {row.id for row in progress.get(queued)} == set(queued)
+
+
 def test_complete_checks_each_gate_then_moves_the_aliases_at_once(
     index: SearchIndex, progress: SqliteProgressTable, library: dict[str, str]
 ) -> None:

@@ -162,8 +162,7 @@ def start(
     if aliases.current is None:
         raise ConfigurationError(f"{index.target} names no single index to migrate from")
     name = new_index_name(datetime.now(UTC), suffix)
-    index.create_index(name, mapping)
-    index.change_aliases([AliasChange("add", MIGRATION, name)])
+    index.create_index(name, mapping, aliases=[MIGRATION])
     queue_every_id(index, progress, originals, on_added)
     return name
 

@@ -75,9 +75,13 @@ class SearchIndex(ABC):
         close only the original)."""
 
     @abstractmethod
-    def create_index(self, name: str, mapping: Mapping[str, Any] | None = None) -> None:
+    def create_index(
+        self, name: str, mapping: Mapping[str, Any] | None = None, aliases: Sequence[str] = ()
+    ) -> None:
         """Create an empty physical index with ``mapping`` (default: the packaged Grid
-        mapping) and the packaged settings; refuses a name already used."""
+        mapping) and the packaged settings, already under ``aliases`` (in the same step, so
+        a process killed meanwhile leaves no index that nothing names); refuses a name
+        already used."""
 
     @abstractmethod
     def delete_index(self, name: str) -> None:

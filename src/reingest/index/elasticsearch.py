@@ -164,22 +164,26 @@ class ElasticsearchIndex(SearchIndex):
         """Make the target an alias of a new index if it names nothing yet."""
         if self.client.indices.exists(index=self.target):
             return
-        name = new_index_name(datetime.now(UTC))
-        self.create_index(name)
         try:
-            self.change_aliases([AliasChange("add", self.target, name)])
-        except ApiError:  # another process made the target meanwhile: keep theirs
-            self.client.indices.delete(index=name)
+            self.create_index(new_index_name(datetime.now(UTC)), aliases=[self.target])
+        except ApiError:  # another process made an index of that name meanwhile: keep theirs
             if not self.client.indices.exists(index=self.target):
                 raise
 
     # -- indices and aliases
 
-    def create_index(self, name: str, mapping: Mapping[str, Any] | None = None) -> None:
+    def create_index(
+        self, name: str, mapping: Mapping[str, Any] | None = None, aliases: Sequence[str] = ()
+    ) -> None:
         check_index_name(name)
+        for alias in aliases:
+            check_alias_name(alias)
         try:
             self.client.indices.create(
-                index=name, mappings=dict(mapping or MAPPING), settings=self.settings
+                index=name,
+                mappings=dict(mapping or MAPPING),
+                settings=self.settings,
+                aliases={alias: {} for alias in aliases} or None,
             )
         except ApiError as error:
             if error.error == "resource_already_exists_exception":

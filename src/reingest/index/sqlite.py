@@ -94,7 +94,9 @@ class SqliteSearchIndex(SearchIndex):
 
     # -- indices and aliases
 
-    def create_index(self, name: str, mapping: Mapping[str, Any] | None = None) -> None:
+    def create_index(
+        self, name: str, mapping: Mapping[str, Any] | None = None, aliases: Sequence[str] = ()
+    ) -> None:
         check_index_name(name)
         table = f"documents:{name}"
         with self.db.write() as conn:
@@ -112,6 +114,7 @@ class SqliteSearchIndex(SearchIndex):
                 f"CREATE TABLE {_quoted(table)} (id TEXT PRIMARY KEY, document TEXT NOT NULL, "
                 "file_digest TEXT)"
             )
+            _add_aliases(conn, [AliasChange("add", alias, name) for alias in aliases])
 
     def delete_index(self, name: str) -> None:
         with self.db.write() as conn:
@@ -135,23 +138,15 @@ class SqliteSearchIndex(SearchIndex):
 
     def change_aliases(self, changes: Sequence[AliasChange]) -> None:
         with self.db.write() as conn:  # one transaction: every change or none
+            _add_aliases(conn, [change for change in changes if change.action == "add"])
             for change in changes:
-                check_alias_name(change.alias)
-                if change.action == "add":
-                    if not conn.execute(
-                        "SELECT 1 FROM indices WHERE name = ?", (change.index,)
-                    ).fetchone():
-                        raise ConfigurationError(f"no index named {change.index!r}")
-                    if conn.execute(
-                        "SELECT 1 FROM indices WHERE name = ?", (change.alias,)
-                    ).fetchone():
-                        raise ConfigurationError(f"{change.alias!r} is an index, not an alias")
-                    conn.execute(
-                        "INSERT OR IGNORE INTO aliases VALUES (?, ?)", (change.alias, change.index)
-                    )
-                elif not conn.execute(
-                    "DELETE FROM aliases WHERE alias = ? AND name = ?", (change.alias, change.index)
-                ).rowcount:
+                if (
+                    change.action == "remove"
+                    and not conn.execute(
+                        "DELETE FROM aliases WHERE alias = ? AND name = ?",
+                        (change.alias, change.index),
+                    ).rowcount
+                ):
                     raise ConfigurationError(f"alias {change.alias!r} is not on {change.index!r}")
 
     # -- documents
@@ -320,6 +315,17 @@ def _physical(
         (text,) = conn.execute("SELECT mapping FROM indices WHERE name = ?", (name,)).fetchone()
         mappings[key] = None if text is None else orjson.loads(text)
     return _Physical(name, _quoted(table), mappings[key])
+
+
+def _add_aliases(conn: sqlite3.Connection, additions: Sequence[AliasChange]) -> None:
+    """Within the caller's transaction: each alias onto an index that exists."""
+    for change in additions:
+        check_alias_name(change.alias)
+        if not conn.execute("SELECT 1 FROM indices WHERE name = ?", (change.index,)).fetchone():
+            raise ConfigurationError(f"no index named {change.index!r}")
+        if conn.execute("SELECT 1 FROM indices WHERE name = ?", (change.alias,)).fetchone():
+            raise ConfigurationError(f"{change.alias!r} is an index, not an alias")
+        conn.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (change.alias, change.index))
 
 
 def _quoted(table: str) -> str:
