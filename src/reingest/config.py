@@ -488,6 +488,13 @@ REGISTRY: tuple[Setting, ...] = (
         field=False,
     ),
     Setting(
+        "aws_ca_bundle",
+        _env("AWS_CA_BUNDLE"),
+        "boto3's own: certificates to trust for AWS endpoints (a private CA); the S3 originals "
+        "store's libcurl reads trust them too (unset → certifi's)",
+        field=False,
+    ),
+    Setting(
         "schedule_rule_name",
         _env("SCHEDULE_RULE_NAME"),
         "Lambdas: the EventBridge rule batch-index / batch-check disable once nothing is left "

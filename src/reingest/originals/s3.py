@@ -29,7 +29,6 @@ fewest bytes whatever the number of round trips).
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC
@@ -38,6 +37,7 @@ from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from botocore.exceptions import ClientError
 
+from ..config import read
 from ..curl_pool import CurlPool, Response, TransportError
 from ..dates import format_iso, parse_iso
 from ..errors import ConfigurationError, ImageNotFound
@@ -116,7 +116,7 @@ class S3OriginalsStore(OriginalsStore):
         self.client = aws_client("s3", url, signature_version="s3v4")
         # the certificates boto3 trusts too: a private CA (MinIO, a TLS-inspecting proxy) set
         # for boto3 through AWS_CA_BUNDLE would otherwise send every wave back to boto3
-        ca_bundle = os.environ.get("AWS_CA_BUNDLE") or None
+        ca_bundle = read("aws_ca_bundle") or None
         self._curl = CurlPool(timeout=30.0, connect_timeout=10.0, ca_bundle=ca_bundle)
 
     def key_of(self, image_id: str) -> str:
