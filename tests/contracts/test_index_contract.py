@@ -630,6 +630,16 @@ def test_an_index_is_created_already_under_its_aliases(index: SearchIndex) -> No
     assert set(index.indices()) == before
 
 
+def test_alias_changes_apply_in_their_order(index: SearchIndex) -> None:
+    """As Elasticsearch's ``_aliases`` actions: a removal then an addition of the same alias
+    on the same index leaves it there."""
+    name = made(index, aliases=["Images_Extra"])
+    index.change_aliases(
+        [AliasChange("remove", "Images_Extra", name), AliasChange("add", "Images_Extra", name)]
+    )
+    assert index.aliases()["Images_Extra"] == [name]
+
+
 def test_the_target_is_an_alias_moved_atomically_between_indices(index: SearchIndex) -> None:
     first = index.resolve()
     assert first is not None and index.aliases()[index.target] == [first]

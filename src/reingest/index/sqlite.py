@@ -98,6 +98,8 @@ class SqliteSearchIndex(SearchIndex):
         self, name: str, mapping: Mapping[str, Any] | None = None, aliases: Sequence[str] = ()
     ) -> None:
         check_index_name(name)
+        for alias in aliases:
+            check_alias_name(alias)
         table = f"documents:{name}"
         with self.db.write() as conn:
             taken = conn.execute(
@@ -114,7 +116,8 @@ class SqliteSearchIndex(SearchIndex):
                 f"CREATE TABLE {_quoted(table)} (id TEXT PRIMARY KEY, document TEXT NOT NULL, "
                 "file_digest TEXT)"
             )
-            _add_aliases(conn, [AliasChange("add", alias, name) for alias in aliases])
+            for alias in aliases:
+                _add_alias(conn, alias, name)
 
     def delete_index(self, name: str) -> None:
         with self.db.write() as conn:
@@ -138,15 +141,13 @@ class SqliteSearchIndex(SearchIndex):
 
     def change_aliases(self, changes: Sequence[AliasChange]) -> None:
         with self.db.write() as conn:  # one transaction: every change or none
-            _add_aliases(conn, [change for change in changes if change.action == "add"])
             for change in changes:
-                if (
-                    change.action == "remove"
-                    and not conn.execute(
-                        "DELETE FROM aliases WHERE alias = ? AND name = ?",
-                        (change.alias, change.index),
-                    ).rowcount
-                ):
+                check_alias_name(change.alias)
+                if change.action == "add":
+                    _add_alias(conn, change.alias, change.index)
+                elif not conn.execute(
+                    "DELETE FROM aliases WHERE alias = ? AND name = ?", (change.alias, change.index)
+                ).rowcount:
                     raise ConfigurationError(f"alias {change.alias!r} is not on {change.index!r}")
 
     # -- documents
@@ -317,15 +318,13 @@ def _physical(
     return _Physical(name, _quoted(table), mappings[key])
 
 
-def _add_aliases(conn: sqlite3.Connection, additions: Sequence[AliasChange]) -> None:
-    """Within the caller's transaction: each alias onto an index that exists."""
-    for change in additions:
-        check_alias_name(change.alias)
-        if not conn.execute("SELECT 1 FROM indices WHERE name = ?", (change.index,)).fetchone():
-            raise ConfigurationError(f"no index named {change.index!r}")
-        if conn.execute("SELECT 1 FROM indices WHERE name = ?", (change.alias,)).fetchone():
-            raise ConfigurationError(f"{change.alias!r} is an index, not an alias")
-        conn.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (change.alias, change.index))
+def _add_alias(conn: sqlite3.Connection, alias: str, index: str) -> None:
+    """Within the caller's transaction: ``alias`` onto ``index``, which must exist."""
+    if not conn.execute("SELECT 1 FROM indices WHERE name = ?", (index,)).fetchone():
+        raise ConfigurationError(f"no index named {index!r}")
+    if conn.execute("SELECT 1 FROM indices WHERE name = ?", (alias,)).fetchone():
+        raise ConfigurationError(f"{alias!r} is an index, not an alias")
+    conn.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (alias, index))
 
 
 def _quoted(table: str) -> str:
