@@ -197,8 +197,9 @@ class S3OriginalsStore(OriginalsStore):
         )
         lines = [[f"Range: bytes={start}-{end - 1}"] for start, end in asked]
         answers = self._curl.get_all([url] * len(asked), lines).result()
-        bodies = {span: _ranged_body(answer) for span, answer in zip(asked, answers, strict=True)}
-        failed = [answer for answer in answers if _ranged_body(answer) is None]
+        found = [_ranged_body(answer) for answer in answers]
+        bodies = dict(zip(asked, found, strict=True))
+        failed = [answer for answer, body in zip(answers, found, strict=True) if body is None]
         if failed:
             log.warning(
                 "%d of %d ranged GETs of %s over libcurl failed (first: %s): read through boto3",

@@ -21,8 +21,9 @@ each).
 A request costs more than its bytes where a store is far away (S3: a round trip, in which a
 megabyte could have arrived), so each wave is charged the store's ``request_cost`` (once per
 ``WAVE`` reads) on top of its bytes, and once the charges, with those of the waves the stride
-foresees to the end (and one more where it ends), would pass what reading the rest of the file in one request costs, the
-rest is read that way (the ski-rental rule: never much more than twice the cheaper way). So is
+foresees to the end (and one more where it ends), would pass what reading the rest of the
+file in one request costs, the rest is read that way (the ski-rental rule: never much more
+than twice the cheaper way). So is
 the rest of a file whose stride foresees more than ``MAX_FETCHES`` reads (a PNG of tiny chunks),
 and after ``MAX_FETCHES`` reads past the window the rest is read whatever the cost: the worst a
 hostile file can cost is ``MAX_FETCHES + 2`` requests and twice its size in bytes.
