@@ -166,7 +166,8 @@ class ElasticsearchIndex(SearchIndex):
             return
         try:
             self.create_index(new_index_name(datetime.now(UTC)), aliases=[self.target])
-        except ApiError:  # another process made an index of that name meanwhile: keep theirs
+        except ApiError:  # refused (e.g. the target became an index meanwhile): if the
+            # target names something by now, another process made it: keep theirs
             if not self.client.indices.exists(index=self.target):
                 raise
 

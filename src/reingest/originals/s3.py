@@ -208,11 +208,11 @@ class S3OriginalsStore(OriginalsStore):
                 image_id,
                 failed[0] if isinstance(failed[0], TransportError) else failed[0].status_code,
             )
-        read = []
+        results = []
         for span in ranges:  # an empty range, or one not read as asked: through boto3
             body = bodies.get(span)
-            read.append(self.read_range(image_id, *span) if body is None else body)
-        return read
+            results.append(self.read_range(image_id, *span) if body is None else body)
+        return results
 
     def _get_object(self, image_id: str, **options: str) -> Any:
         """GetObject; raises ImageNotFound, or _PastTheEnd for a range after the last byte."""
